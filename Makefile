@@ -1,0 +1,103 @@
+# Hexabase KaaS control plane.  Plain GNU make; dependencies via pkg-config.
+#
+#   make            build every handler and job into build/
+#   make deps       apt-get install the Debian packages that are missing
+#   make run        build, then serve the whole stack on 127.0.0.1:8080
+#   make stop       stop what `make run` started
+#   make restart-handler H=plans
+#                   replace one handler's process pool without failing requests
+#   make test       build with sanitizers, start an isolated stack, run prove
+#   make bench      wrk against hello, /api/v1/plans/{id} and nginx return 200
+#   make clean
+
+SHELL		:= /bin/bash
+.DEFAULT_GOAL	:= all
+
+B		?= build
+SAN		?=
+CC		?= cc
+PKGS		:= fcgi libpq hiredis libnats jansson libcrypto
+PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS		?= -O2 -g
+CFLAGS		+= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+		   -Ishared $(PKG_CFLAGS) -MMD -MP
+LDLIBS		+= $(PKG_LIBS) -lpthread
+ifneq ($(SAN),)
+CFLAGS		+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+LDFLAGS		+= -fsanitize=address,undefined
+endif
+
+HANDLERS	:= $(basename $(notdir $(wildcard handlers/*.c)))
+JOBS		:= $(basename $(notdir $(wildcard jobs/*.c)))
+UNITS		:= $(basename $(notdir $(wildcard t/unit/*.c)))
+LIB_SRC		:= $(wildcard shared/*.c)
+LIB_OBJ		:= $(LIB_SRC:%.c=$(B)/%.o)
+LIB		:= $(B)/libhxb.a
+
+HANDLER_BINS	:= $(HANDLERS:%=$(B)/handlers/%)
+JOB_BINS	:= $(JOBS:%=$(B)/jobs/%)
+UNIT_BINS	:= $(UNITS:%=$(B)/t/unit/%)
+BENCH_BINS	:= $(B)/t/bench/hello
+
+.PHONY: all deps run stop restart-handler test test-build bench clean
+.SUFFIXES:
+
+all: $(HANDLER_BINS) $(JOB_BINS) $(BENCH_BINS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/handlers/%: $(B)/handlers/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/jobs/%: $(B)/jobs/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/bench/hello: $(B)/t/bench/hello.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# The test build: everything, plus the unit tests, with sanitizers.
+test-build:
+	$(MAKE) B=build/asan SAN=1 CFLAGS="-O1 -g" all \
+	    $(UNITS:%=build/asan/t/unit/%)
+
+deps:
+	@t/deps.sh
+
+run: deps all
+	@t/stack.sh run var
+
+stop:
+	@t/stack.sh stop var
+
+restart-handler: all
+	@test -n "$(H)" || { echo "usage: make restart-handler H=name" >&2; exit 2; }
+	@t/stack.sh restart-handler var $(H)
+
+test: deps
+	@$(MAKE) --no-print-directory test-build >/dev/null
+	@t/run-tests.sh
+
+bench: deps all
+	@t/bench/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

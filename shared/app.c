@@ -1,0 +1,279 @@
+/*
+ * app: process context and the FastCGI loop; see app.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "app.h"
+#include "buf.h"
+
+/*
+ * The one piece of mutable global state: a signal handler can reach
+ * nothing else.  Signals are blocked except inside ppoll(), so the flag is
+ * only ever seen changing between requests.
+ */
+static volatile sig_atomic_t app_stop;
+
+static void
+app_on_signal(int sig)
+{
+	(void)sig;
+	app_stop = 1;
+}
+
+static void
+app_usage(const char *service, const char *extra, FILE *f)
+{
+	fprintf(f, "usage: %s [--print-config] [--listen PATH]%s\n"
+	    "Configuration comes from HXB_* environment variables; see "
+	    "docs/CONFIG.md.\n", service, extra != NULL ? extra : "");
+}
+
+int
+app_init(struct app *app, const char *service, int argc, char **argv,
+    const char *usage_extra)
+{
+	struct buf	 err = BUF_INIT(64 * 1024);
+	enum log_level	 lvl = LOGL_INFO;
+	int		 i, print = 0, rc;
+
+	memset(app, 0, sizeof(*app));
+	app->service = service;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--print-config") == 0)
+			print = 1;
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			app->listen = argv[++i];
+		else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			app_usage(service, usage_extra, stdout);
+			return 1;
+		} else if (usage_extra == NULL) {
+			fprintf(stderr, "%s: unknown argument: %s\n", service,
+			    argv[i]);
+			app_usage(service, usage_extra, stderr);
+			return -1;
+		}
+	}
+	rc = config_load(&app->cfg, NULL, NULL, &err);
+	if (print) {
+		config_print(&app->cfg, stdout);
+		if (rc != 0)
+			fprintf(stderr, "%s: configuration problems:\n%s",
+			    service, buf_cstr(&err));
+		buf_release(&err);
+		return rc == 0 ? 1 : -1;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "%s: configuration problems:\n%s", service,
+		    buf_cstr(&err));
+		buf_release(&err);
+		return -1;
+	}
+	buf_release(&err);
+	(void)log_level_parse(config_str(&app->cfg, CFG_LOG_LEVEL), &lvl);
+	log_init(&app->log, service, lvl, STDERR_FILENO);
+	db_init(&app->db, &app->cfg, &app->log, service);
+	redis_init(&app->redis, &app->cfg, &app->log);
+	bus_init(&app->bus, &app->cfg, &app->log, service);
+	return 0;
+}
+
+void
+app_fini(struct app *app)
+{
+	db_close(&app->db);
+	redis_close(&app->redis);
+	bus_close(&app->bus);
+	config_free(&app->cfg);
+}
+
+/* The FastCGI transport of http_serve(). */
+static const char *
+fcgi_param(void *ctx, const char *name)
+{
+	FCGX_Request	*fr = ctx;
+
+	return FCGX_GetParam(name, fr->envp);
+}
+
+static long
+fcgi_read(void *ctx, char *p, size_t len)
+{
+	FCGX_Request	*fr = ctx;
+
+	return FCGX_GetStr(p, len > INT_MAX ? INT_MAX : (int)len, fr->in);
+}
+
+static int
+fcgi_write(void *ctx, const char *p, size_t len)
+{
+	FCGX_Request	*fr = ctx;
+	int		 n;
+
+	while (len > 0) {
+		n = len > INT_MAX ? INT_MAX : (int)len;
+		if (FCGX_PutStr(p, n, fr->out) != n)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+app_listen_fd(struct app *app)
+{
+	int	 fd, fl;
+
+	if (app->listen != NULL) {
+		if ((fd = FCGX_OpenSocket(app->listen, 1024)) < 0) {
+			log_error(&app->log, "cannot listen on %s",
+			    app->listen);
+			return -1;
+		}
+	} else {
+		if (FCGX_IsCGI()) {
+			log_error(&app->log, "not started by a FastCGI server: "
+			    "run under spawn-fcgi, or pass --listen PATH");
+			return -1;
+		}
+		fd = 0;
+	}
+	/* Non-blocking, so that losing an accept race never blocks. */
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_error(&app->log, "fcntl: %s", strerror(errno));
+		return -1;
+	}
+	return fd;
+}
+
+static void
+app_serve_one(struct app *app, const struct route *routes, size_t nroutes,
+    FCGX_Request *fr)
+{
+	struct http_io	 io = { fcgi_param, fcgi_read, fcgi_write, fr };
+
+	db_request_begin(&app->db);
+	http_serve(app, routes, nroutes, &io);
+	FCGX_Finish_r(fr);
+}
+
+static bool
+accept_again(int rc)
+{
+	return rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR ||
+	    rc == -ECONNABORTED;
+}
+
+int
+app_serve(struct app *app, const struct route *routes, size_t nroutes)
+{
+	FCGX_Request		 fr;
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	sigset_t		 block, orig;
+	int			 lfd, rc, status = 0;
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	size_t			 i;
+
+	if (FCGX_Init() != 0) {
+		log_error(&app->log, "FCGX_Init failed");
+		return 1;
+	}
+	if ((lfd = app_listen_fd(app)) < 0)
+		return 1;
+
+	sigemptyset(&block);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = app_on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigaddset(&block, sigs[i]);
+		sigaction(sigs[i], &sa, NULL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	sigdelset(&orig, SIGTERM);
+	sigdelset(&orig, SIGINT);
+	sigdelset(&orig, SIGHUP);
+	sigdelset(&orig, SIGUSR1);
+
+	if (FCGX_InitRequest(&fr, lfd, 0) != 0) {
+		log_error(&app->log, "FCGX_InitRequest failed");
+		return 1;
+	}
+	log_info(&app->log, "serving %zu routes", nroutes);
+
+	while (!app_stop) {
+		/* Wait on the kept-alive connection if any, else the socket. */
+		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : lfd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (ppoll(&pfd, 1, NULL, &orig) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_error(&app->log, "ppoll: %s", strerror(errno));
+			status = 1;
+			break;
+		}
+		if ((rc = FCGX_Accept_r(&fr)) < 0) {
+			if (accept_again(rc))
+				continue;
+			log_error(&app->log, "accept failed: %s",
+			    strerror(-rc));
+			status = 1;
+			break;
+		}
+		app_serve_one(app, routes, nroutes, &fr);
+	}
+
+	/*
+	 * Graceful stop: drop an idle kept-alive connection (nginx retries a
+	 * request that meets a closed cached connection), then serve whatever
+	 * is already queued on the listening socket.
+	 */
+	if (fr.ipcFd >= 0)
+		FCGX_Free(&fr, 1);
+	while ((rc = FCGX_Accept_r(&fr)) >= 0 || rc == -EINTR ||
+	    rc == -ECONNABORTED) {
+		if (rc < 0)
+			continue;
+		app_serve_one(app, routes, nroutes, &fr);
+		FCGX_Free(&fr, 1);
+	}
+	FCGX_Free(&fr, 1);
+	log_info(&app->log, "stopped");
+	if (app->listen != NULL) {
+		close(lfd);
+		unlink(app->listen);
+	}
+	return status;
+}
+
+int
+app_main(const char *service, const struct route *routes, size_t nroutes,
+    int argc, char **argv)
+{
+	struct app	 app;
+	int		 rc, status;
+
+	rc = app_init(&app, service, argc, argv, NULL);
+	if (rc != 0) {
+		app_fini(&app);
+		return rc > 0 ? 0 : 2;
+	}
+	status = app_serve(&app, routes, nroutes);
+	app_fini(&app);
+	return status;
+}

@@ -1,0 +1,58 @@
+/*
+ * app: the process-wide context of a handler or job, created in main() and
+ * passed down explicitly: configuration, logger, and the lazily opened
+ * PostgreSQL, Redis and NATS connections.
+ *
+ * Handlers call app_main() with their route table.  It answers
+ * --print-config and --help, then serves FastCGI requests one at a time
+ * with the reentrant libfcgi API until SIGTERM, SIGINT, SIGHUP or SIGUSR1
+ * (multiwatch's graceful signal) asks it to stop.  Stopping is graceful: the
+ * request in progress is finished, connections already queued on the
+ * listening socket are served, then the process exits.
+ *
+ * Ownership: struct app owns everything in it; app_fini() releases it.
+ */
+#ifndef HXB_APP_H
+#define HXB_APP_H
+
+#include <stddef.h>
+
+#include "bus.h"
+#include "config.h"
+#include "db.h"
+#include "http.h"
+#include "id.h"
+#include "log.h"
+#include "redis.h"
+
+struct app {
+	const char	*service;
+	struct config	 cfg;
+	struct logger	 log;
+	struct db	 db;
+	struct redis	 redis;
+	struct bus	 bus;
+	struct id_gen	 ids;
+	struct req	*req;		/* the request being served, or NULL */
+	const char	*listen;	/* --listen PATH, or NULL for fd 0 */
+	void		*arg;		/* the program's own state */
+};
+
+/*
+ * Read the command line and the configuration.  Returns 0 to go on, 1 when
+ * the program has done what was asked (--help, --print-config) and should
+ * exit 0, or -1 after printing what is wrong (exit 2).  The app must be
+ * released with app_fini() in every case.
+ */
+int	 app_init(struct app *, const char *service, int argc, char **argv,
+	    const char *usage_extra);
+void	 app_fini(struct app *);
+
+/* Serve FastCGI until asked to stop.  Returns the exit status. */
+int	 app_serve(struct app *, const struct route *, size_t nroutes);
+
+/* app_init() + app_serve() + app_fini(), for a handler's main(). */
+int	 app_main(const char *service, const struct route *, size_t nroutes,
+	    int argc, char **argv);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * buf: growable byte buffer; see buf.h.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->max = max;
+	b->failed = false;
+}
+
+void
+buf_release(struct buf *b)
+{
+	free(b->data);
+	buf_init(b, b->max);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	b->failed = false;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+/*
+ * Make room for `extra` more bytes plus the terminating NUL.  On failure the
+ * buffer is left unaltered apart from the sticky flag.
+ */
+bool
+buf_grow(struct buf *b, size_t extra)
+{
+	size_t	 max = b->max ? b->max : SIZE_MAX - 1;
+	size_t	 need, ncap;
+	char	*p;
+
+	if (b->failed)
+		return false;
+	if (extra > max || b->len > max - extra) {
+		b->failed = true;
+		return false;
+	}
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return true;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap < need)
+		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	if ((p = realloc(b->data, ncap)) == NULL) {
+		b->failed = true;
+		return false;
+	}
+	b->data = p;
+	b->cap = ncap;
+	return true;
+}
+
+bool
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (!buf_grow(b, n))
+		return false;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+bool
+buf_addstr(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+bool
+buf_addch(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+bool
+buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list	 cp;
+	int	 n;
+
+	if (b->failed)
+		return false;
+	va_copy(cp, ap);
+	n = vsnprintf(NULL, 0, fmt, cp);
+	va_end(cp);
+	if (n < 0 || !buf_grow(b, (size_t)n)) {
+		b->failed = true;
+		return false;
+	}
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return true;
+}
+
+bool
+buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list	 ap;
+	bool	 ok;
+
+	va_start(ap, fmt);
+	ok = buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+/*
+ * Append `s` as a JSON string literal, quotes included.  Control characters
+ * are escaped; bytes >= 0x80 are copied as they are, so the caller must
+ * pass valid UTF-8 (everything we log has been validated or is ours).
+ */
+bool
+buf_add_json_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	char	 esc[7];
+
+	if (!buf_addch(b, '"'))
+		return false;
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[*p >> 4];
+				esc[5] = hex[*p & 0xf];
+				buf_add(b, esc, 6);
+			} else
+				buf_addch(b, (char)*p);
+		}
+	}
+	return buf_addch(b, '"');
+}
+
+char *
+buf_detach(struct buf *b, size_t *lenp)
+{
+	char	*p;
+
+	if (b->failed) {
+		buf_release(b);
+		return NULL;
+	}
+	if (b->data == NULL && !buf_grow(b, 0)) {
+		buf_release(b);
+		return NULL;
+	}
+	b->data[b->len] = '\0';
+	p = b->data;
+	if (lenp != NULL)
+		*lenp = b->len;
+	buf_init(b, b->max);
+	return p;
+}
+
+const char *
+buf_cstr(const struct buf *b)
+{
+	return b->data != NULL ? b->data : "";
+}

@@ -1,0 +1,51 @@
+/*
+ * buf: a growable byte buffer with a hard cap and a sticky failure flag.
+ *
+ * Modelled on git's strbuf and libusual's mbuf: callers append freely and
+ * check `failed` once at the end.  The data is always NUL-terminated once
+ * anything has been appended, so it can be used as a C string.
+ *
+ * Ownership: the buffer owns `data`.  buf_release() frees it, buf_detach()
+ * hands it to the caller, who frees it with free(3).
+ */
+#ifndef HXB_BUF_H
+#define HXB_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;		/* hard cap on len; 0 means SIZE_MAX */
+	bool	 failed;	/* sticky: set on allocation failure or cap */
+};
+
+#define BUF_INIT(max)	{ NULL, 0, 0, (max), false }
+
+void	 buf_init(struct buf *, size_t max);
+void	 buf_release(struct buf *);
+void	 buf_reset(struct buf *);
+bool	 buf_grow(struct buf *, size_t extra);
+bool	 buf_add(struct buf *, const void *, size_t);
+bool	 buf_addstr(struct buf *, const char *);
+bool	 buf_addch(struct buf *, char);
+bool	 buf_addf(struct buf *, const char *, ...)
+		__attribute__((format(printf, 2, 3)));
+bool	 buf_vaddf(struct buf *, const char *, va_list)
+		__attribute__((format(printf, 2, 0)));
+bool	 buf_add_json_string(struct buf *, const char *);
+
+/*
+ * Hand the data to the caller, who frees it with free(3).  Returns NULL if
+ * the buffer failed; it is released either way.  An empty buffer yields an
+ * allocated empty string.
+ */
+char	*buf_detach(struct buf *, size_t *lenp);
+
+/* Borrowed pointer to a NUL-terminated string, valid until the next call. */
+const char *buf_cstr(const struct buf *);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * config: the HXB_* variables; see config.h.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "config.h"
+
+#define SECRET_FILE_MAX	(64 * 1024)
+#define NAME_MAX_LEN	128
+
+static const struct cfg_def defs[CFG__MAX] = {
+	[CFG_LOG_LEVEL] = { "HXB_LOG_LEVEL", CFG_ENUM, "info", false, false,
+	    0, 0, "debug|info|warn|error",
+	    "lowest level written to the JSON log on stderr" },
+	[CFG_MAX_BODY_BYTES] = { "HXB_MAX_BODY_BYTES", CFG_INT, "1048576",
+	    false, false, 0, 64LL * 1024 * 1024, NULL,
+	    "largest request body accepted, checked before reading" },
+	[CFG_DATABASE_URL] = { "HXB_DATABASE_URL", CFG_STRING, NULL, true,
+	    false, 0, 0, NULL,
+	    "libpq connection string or URI, without the password" },
+	[CFG_DATABASE_PASSWORD] = { "HXB_DATABASE_PASSWORD", CFG_STRING, NULL,
+	    false, true, 0, 0, NULL,
+	    "PostgreSQL password (or HXB_DATABASE_PASSWORD_FILE)" },
+	[CFG_DB_CONNECT_TIMEOUT_MS] = { "HXB_DB_CONNECT_TIMEOUT_MS", CFG_INT,
+	    "2000", false, false, 100, 60000, NULL,
+	    "deadline for opening a PostgreSQL connection" },
+	[CFG_DB_STATEMENT_TIMEOUT_MS] = { "HXB_DB_STATEMENT_TIMEOUT_MS",
+	    CFG_INT, "5000", false, false, 10, 600000, NULL,
+	    "deadline for one SQL statement; it is cancelled after that" },
+	[CFG_REDIS_ADDR] = { "HXB_REDIS_ADDR", CFG_STRING, "127.0.0.1:6379",
+	    false, false, 0, 0, NULL,
+	    "Redis address: host:port, or the path of a unix socket" },
+	[CFG_REDIS_PASSWORD] = { "HXB_REDIS_PASSWORD", CFG_STRING, NULL,
+	    false, true, 0, 0, NULL,
+	    "Redis AUTH password (or HXB_REDIS_PASSWORD_FILE)" },
+	[CFG_REDIS_TIMEOUT_MS] = { "HXB_REDIS_TIMEOUT_MS", CFG_INT, "1000",
+	    false, false, 10, 60000, NULL,
+	    "connect and command deadline for Redis" },
+	[CFG_NATS_URL] = { "HXB_NATS_URL", CFG_STRING,
+	    "nats://127.0.0.1:4222", false, false, 0, 0, NULL,
+	    "NATS server URL(s), comma-separated" },
+	[CFG_NATS_TOKEN] = { "HXB_NATS_TOKEN", CFG_STRING, NULL, false, true,
+	    0, 0, NULL, "NATS authentication token (or HXB_NATS_TOKEN_FILE)" },
+	[CFG_NATS_TIMEOUT_MS] = { "HXB_NATS_TIMEOUT_MS", CFG_INT, "1000",
+	    false, false, 10, 60000, NULL,
+	    "connect and JetStream request deadline for NATS" },
+	[CFG_READY_TIMEOUT_MS] = { "HXB_READY_TIMEOUT_MS", CFG_INT, "1000",
+	    false, false, 10, 10000, NULL,
+	    "budget of each dependency check in GET /readyz" },
+	[CFG_MIGRATIONS_DIR] = { "HXB_MIGRATIONS_DIR", CFG_STRING, "sql",
+	    false, false, 0, 0, NULL,
+	    "directory of numbered migrations read by jobs/migrate" },
+};
+
+static const char *const src_names[CFG_SRC__MAX] = {
+	[CFG_SRC_UNSET] = "unset",
+	[CFG_SRC_DEFAULT] = "default",
+	[CFG_SRC_ENV] = "env",
+	[CFG_SRC_FILE] = "file",
+};
+
+const struct cfg_def *
+config_def(enum cfg_key k)
+{
+	return k < CFG__MAX ? &defs[k] : NULL;
+}
+
+static const char *
+lookup_env(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+/*
+ * Read a whole secret file.  Returns an allocated string the caller frees,
+ * or NULL with a line in `err`.  One trailing newline (LF or CRLF) is
+ * dropped because editors add it; NUL bytes and an empty secret are refused.
+ */
+char *
+config_read_secret_file(const char *path, struct buf *err)
+{
+	struct stat	 st;
+	struct buf	 b = BUF_INIT(SECRET_FILE_MAX);
+	char		 chunk[4096];
+	ssize_t		 n;
+	int		 fd;
+	char		*s = NULL;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		buf_addf(err, "cannot open %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		buf_addf(err, "%s is not a regular file\n", path);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			buf_addf(err, "cannot read %s: %s\n", path,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (!buf_add(&b, chunk, (size_t)n)) {
+			buf_addf(err, "%s is larger than %d bytes\n", path,
+			    SECRET_FILE_MAX);
+			goto out;
+		}
+	}
+	if (b.len > 0 && b.data[b.len - 1] == '\n')
+		b.len--;
+	if (b.len > 0 && b.data[b.len - 1] == '\r')
+		b.len--;
+	if (b.len == 0) {
+		buf_addf(err, "%s is empty\n", path);
+		goto out;
+	}
+	if (memchr(b.data, '\0', b.len) != NULL) {
+		buf_addf(err, "%s contains a NUL byte\n", path);
+		goto out;
+	}
+	b.data[b.len] = '\0';
+	s = buf_detach(&b, NULL);
+out:
+	buf_release(&b);
+	close(fd);
+	return s;
+}
+
+/* Bounded integer parse in the spirit of strtonum(3). */
+static bool
+parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (*s == '\0' || *s == ' ' || *s == '\t' || *s == '+')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool
+parse_bool(const char *s, long long *out)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off" };
+	size_t	 i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return true;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+enum_has(const char *choices, const char *s)
+{
+	size_t		 n = strlen(s);
+	const char	*p = choices, *bar;
+
+	for (;;) {
+		bar = strchr(p, '|');
+		if ((bar ? (size_t)(bar - p) : strlen(p)) == n &&
+		    strncmp(p, s, n) == 0)
+			return true;
+		if (bar == NULL)
+			return false;
+		p = bar + 1;
+	}
+}
+
+/* Check one value against its definition; append a line to err if bad. */
+static bool
+config_check(struct config *cfg, enum cfg_key k, struct buf *err)
+{
+	const struct cfg_def	*d = &defs[k];
+	const char		*v = cfg->val[k];
+
+	switch (d->type) {
+	case CFG_INT:
+		if (!parse_int(v, d->min, d->max, &cfg->num[k])) {
+			buf_addf(err, "%s must be an integer from %lld to "
+			    "%lld\n", d->name, d->min, d->max);
+			return false;
+		}
+		break;
+	case CFG_BOOL:
+		if (!parse_bool(v, &cfg->num[k])) {
+			buf_addf(err, "%s must be true or false\n", d->name);
+			return false;
+		}
+		break;
+	case CFG_ENUM:
+		if (!enum_has(d->choices, v)) {
+			buf_addf(err, "%s must be one of %s\n", d->name,
+			    d->choices);
+			return false;
+		}
+		break;
+	default:
+		if (d->required && *v == '\0') {
+			buf_addf(err, "%s must not be empty\n", d->name);
+			return false;
+		}
+		break;
+	}
+	return true;
+}
+
+int
+config_load(struct config *cfg, cfg_lookup_fn lookup, void *arg,
+    struct buf *err)
+{
+	char		 fname[NAME_MAX_LEN];
+	const char	*v, *file;
+	size_t		 k;
+	int		 rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (lookup == NULL)
+		lookup = lookup_env;
+
+	for (k = 0; k < CFG__MAX; k++) {
+		const struct cfg_def *d = &defs[k];
+
+		v = lookup(d->name, arg);
+		file = NULL;
+		if (d->secret) {
+			snprintf(fname, sizeof(fname), "%s_FILE", d->name);
+			file = lookup(fname, arg);
+			if (file != NULL && *file == '\0')
+				file = NULL;
+		}
+		if (v != NULL && file != NULL) {
+			buf_addf(err, "set either %s or %s, not both\n",
+			    d->name, fname);
+			rc = -1;
+			continue;
+		}
+		if (file != NULL) {
+			if ((cfg->val[k] = config_read_secret_file(file,
+			    err)) == NULL) {
+				buf_addf(err, "%s: secret file unusable\n",
+				    fname);
+				rc = -1;
+				continue;
+			}
+			cfg->src[k] = CFG_SRC_FILE;
+		} else if (v != NULL) {
+			cfg->val[k] = strdup(v);
+			cfg->src[k] = CFG_SRC_ENV;
+		} else if (d->def != NULL) {
+			cfg->val[k] = strdup(d->def);
+			cfg->src[k] = CFG_SRC_DEFAULT;
+		} else {
+			if (d->required) {
+				buf_addf(err, "%s is required: %s\n", d->name,
+				    d->help);
+				rc = -1;
+			}
+			continue;
+		}
+		if (cfg->val[k] == NULL) {
+			buf_addf(err, "%s: out of memory\n", d->name);
+			rc = -1;
+			continue;
+		}
+		if (!config_check(cfg, k, err))
+			rc = -1;
+	}
+	return rc;
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t	 k;
+
+	for (k = 0; k < CFG__MAX; k++) {
+		if (cfg->val[k] != NULL && defs[k].secret)
+			explicit_bzero(cfg->val[k], strlen(cfg->val[k]));
+		free(cfg->val[k]);
+		cfg->val[k] = NULL;
+	}
+}
+
+const char *
+config_str(const struct config *cfg, enum cfg_key k)
+{
+	return cfg->val[k];
+}
+
+long long
+config_int(const struct config *cfg, enum cfg_key k)
+{
+	return cfg->num[k];
+}
+
+bool
+config_bool(const struct config *cfg, enum cfg_key k)
+{
+	return cfg->num[k] != 0;
+}
+
+void
+config_print(const struct config *cfg, FILE *f)
+{
+	size_t	 k;
+
+	for (k = 0; k < CFG__MAX; k++) {
+		const char *v = cfg->val[k];
+
+		if (v == NULL)
+			v = "";
+		else if (defs[k].secret)
+			v = "********";
+		fprintf(f, "%s=%s\t# %s\n", defs[k].name, v,
+		    src_names[cfg->src[k]]);
+	}
+}

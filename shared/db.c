@@ -1,0 +1,415 @@
+/*
+ * db: PostgreSQL through libpq's asynchronous API so that every wait has a
+ * deadline; see db.h.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "db.h"
+#include "log.h"
+
+enum db_kind {
+	DB_PREPARE,
+	DB_PREPARED,
+	DB_PARAMS,
+	DB_SCRIPT,
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+db_init(struct db *db, const struct config *cfg, const struct logger *log,
+    const char *appname)
+{
+	memset(db, 0, sizeof(*db));
+	db->cfg = cfg;
+	db->log = log;
+	db->appname = appname;
+}
+
+static void
+db_drop(struct db *db)
+{
+	if (db->conn != NULL)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->nprepared = 0;
+	db->in_tx = false;
+}
+
+void
+db_close(struct db *db)
+{
+	db_drop(db);
+}
+
+void
+db_request_begin(struct db *db)
+{
+	db->stmts = 0;
+	db->fresh = false;
+}
+
+static void
+db_seterr(struct db *db, enum db_err e, const char *sqlstate,
+    const char *msg)
+{
+	size_t	 n;
+
+	db->err = e;
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
+	    sqlstate != NULL ? sqlstate : "");
+	snprintf(db->errmsg, sizeof(db->errmsg), "%s", msg != NULL ? msg : "");
+	/* libpq messages end in a newline; logs are one line each. */
+	n = strlen(db->errmsg);
+	while (n > 0 && (db->errmsg[n - 1] == '\n' || db->errmsg[n - 1] == ' '))
+		db->errmsg[--n] = '\0';
+	for (char *p = db->errmsg; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+/* Wait until the socket is ready or the deadline (0: none) passes. */
+static int
+db_wait(struct db *db, bool for_write, long long deadline)
+{
+	struct pollfd	 pfd;
+	long long	 left;
+	int		 n;
+
+	pfd.fd = PQsocket(db->conn);
+	pfd.events = for_write ? POLLOUT : POLLIN;
+	for (;;) {
+		left = deadline ? deadline - now_ms() : -1;
+		if (deadline && left <= 0)
+			return -1;
+		n = poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -1;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+static int
+db_connect(struct db *db, long long deadline)
+{
+	const char	*kw[5], *val[5];
+	const char	*pw = config_str(db->cfg, CFG_DATABASE_PASSWORD);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int		 n = 0;
+
+	kw[n] = "dbname", val[n++] = config_str(db->cfg, CFG_DATABASE_URL);
+	if (pw != NULL)
+		kw[n] = "password", val[n++] = pw;
+	kw[n] = "application_name", val[n++] = db->appname;
+	kw[n] = "client_encoding", val[n++] = "UTF8";
+	kw[n] = NULL, val[n] = NULL;
+	db_drop(db);
+	db->conn = PQconnectStartParams(kw, val, 1);
+	if (db->conn == NULL) {
+		db_seterr(db, DB_ERR_CONNECT, NULL, "out of memory");
+		return -1;
+	}
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		goto fail;
+	while (st != PGRES_POLLING_OK) {
+		if (st == PGRES_POLLING_FAILED)
+			goto fail;
+		if (db_wait(db, st == PGRES_POLLING_WRITING, deadline) != 0) {
+			db_seterr(db, DB_ERR_CONNECT, NULL,
+			    "timed out connecting to PostgreSQL");
+			db_drop(db);
+			return -1;
+		}
+		st = PQconnectPoll(db->conn);
+	}
+	if (PQsetnonblocking(db->conn, 1) != 0)
+		goto fail;
+	db->fresh = true;
+	return 0;
+fail:
+	db_seterr(db, DB_ERR_CONNECT, NULL, PQerrorMessage(db->conn));
+	db_drop(db);
+	return -1;
+}
+
+/* Cancel what runs on the server, then give up the connection. */
+static void
+db_cancel(struct db *db)
+{
+	PGcancel	*c;
+	char		 errbuf[256];
+
+	if ((c = PQgetCancel(db->conn)) != NULL) {
+		if (!PQcancel(c, errbuf, sizeof(errbuf)))
+			log_warn(db->log, "cancel failed: %s", errbuf);
+		PQfreeCancel(c);
+	}
+	db_drop(db);
+}
+
+/*
+ * Send one command and collect its results before the deadline.  Returns
+ * the last result if every result succeeded, else NULL with the error.
+ */
+static PGresult *
+db_run(struct db *db, enum db_kind kind, const char *name, const char *sql,
+    int nparams, const char *const *params, long long deadline)
+{
+	PGresult	*res, *last = NULL;
+	int		 ok, f;
+	bool		 failed = false;
+
+	switch (kind) {
+	case DB_PREPARE:
+		ok = PQsendPrepare(db->conn, name, sql, nparams, NULL);
+		break;
+	case DB_PREPARED:
+		ok = PQsendQueryPrepared(db->conn, name, nparams, params, NULL,
+		    NULL, 0);
+		break;
+	case DB_PARAMS:
+		ok = PQsendQueryParams(db->conn, sql, nparams, NULL, params,
+		    NULL, NULL, 0);
+		break;
+	default:
+		ok = PQsendQuery(db->conn, sql);
+		break;
+	}
+	if (!ok)
+		goto conn_error;
+	while ((f = PQflush(db->conn)) == 1)
+		if (db_wait(db, true, deadline) != 0)
+			goto timeout;
+	if (f == -1)
+		goto conn_error;
+	for (;;) {
+		while (PQisBusy(db->conn)) {
+			if (db_wait(db, false, deadline) != 0)
+				goto timeout;
+			if (!PQconsumeInput(db->conn))
+				goto conn_error;
+		}
+		if ((res = PQgetResult(db->conn)) == NULL)
+			break;
+		switch (PQresultStatus(res)) {
+		case PGRES_TUPLES_OK:
+		case PGRES_COMMAND_OK:
+			if (!failed) {
+				PQclear(last);
+				last = res;
+			} else
+				PQclear(res);
+			break;
+		default:
+			if (!failed) {
+				db_seterr(db, DB_ERR_QUERY,
+				    PQresultErrorField(res, PG_DIAG_SQLSTATE),
+				    PQresultErrorField(res,
+				    PG_DIAG_MESSAGE_PRIMARY) != NULL ?
+				    PQresultErrorField(res,
+				    PG_DIAG_MESSAGE_PRIMARY) :
+				    PQerrorMessage(db->conn));
+				failed = true;
+			}
+			PQclear(res);
+			break;
+		}
+	}
+	if (PQstatus(db->conn) == CONNECTION_BAD) {
+		PQclear(last);
+		goto conn_error;
+	}
+	if (failed) {
+		PQclear(last);
+		return NULL;
+	}
+	db->err = DB_OK;
+	return last;
+conn_error:
+	PQclear(last);
+	db_seterr(db, DB_ERR_CONNECT, NULL, PQerrorMessage(db->conn));
+	db_drop(db);
+	return NULL;
+timeout:
+	PQclear(last);
+	db_seterr(db, DB_ERR_TIMEOUT, "57014", "statement timed out and was "
+	    "cancelled");
+	db_cancel(db);
+	return NULL;
+}
+
+static bool
+db_is_prepared(const struct db *db, const struct db_stmt *st)
+{
+	size_t	 i;
+
+	for (i = 0; i < db->nprepared; i++)
+		if (db->prepared[i] == st)
+			return true;
+	return false;
+}
+
+/*
+ * One statement with the retry rule: a stale connection (from an earlier
+ * request) that fails on the request's first statement is replaced once.
+ */
+static PGresult *
+db_do(struct db *db, enum db_kind kind, const struct db_stmt *st,
+    const char *sql, int nparams, const char *const *params, int timeout_ms)
+{
+	bool		 retry = db->stmts == 0 && !db->in_tx;
+	long long	 ctimeout = config_int(db->cfg, CFG_DB_CONNECT_TIMEOUT_MS);
+	long long	 deadline;
+	PGresult	*res;
+	int		 attempt;
+
+	db->stmts++;
+	for (attempt = 0; attempt < 2; attempt++) {
+		deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+		if (db->conn == NULL) {
+			long long cdl = now_ms() + ctimeout;
+
+			if (deadline && deadline < cdl)
+				cdl = deadline;
+			if (db_connect(db, cdl) != 0)
+				return NULL;
+		}
+		retry = retry && !db->fresh;
+		if (kind == DB_PREPARED && !db_is_prepared(db, st)) {
+			res = db_run(db, DB_PREPARE, st->name, st->sql,
+			    st->nparams, NULL, deadline);
+			if (res == NULL) {
+				if (db->err == DB_ERR_CONNECT && retry) {
+					retry = false;
+					continue;
+				}
+				return NULL;
+			}
+			PQclear(res);
+			if (db->nprepared < DB_PREPARED_MAX)
+				db->prepared[db->nprepared++] = st;
+		}
+		res = db_run(db, kind, st != NULL ? st->name : NULL,
+		    st != NULL ? st->sql : sql, nparams, params, deadline);
+		if (res == NULL && db->err == DB_ERR_CONNECT && retry) {
+			log_info(db->log, "connection lost (%s); reconnecting "
+			    "and retrying once", db->errmsg);
+			retry = false;
+			continue;
+		}
+		return res;
+	}
+	return NULL;
+}
+
+PGresult *
+db_exec(struct db *db, const struct db_stmt *st, const char *const *params)
+{
+	PGresult	*res;
+
+	res = db_do(db, DB_PREPARED, st, NULL, st->nparams, params,
+	    (int)config_int(db->cfg, CFG_DB_STATEMENT_TIMEOUT_MS));
+	if (res == NULL)
+		log_msg(db->log, db->err == DB_ERR_QUERY ? LOGL_WARN :
+		    LOGL_ERROR, __func__, NULL, "statement %s failed: %s%s%s",
+		    st->name, db->errmsg, db->sqlstate[0] ? " SQLSTATE " : "",
+		    db->sqlstate);
+	return res;
+}
+
+PGresult *
+db_query(struct db *db, const char *sql, int nparams,
+    const char *const *params)
+{
+	PGresult	*res;
+
+	res = db_do(db, DB_PARAMS, NULL, sql, nparams, params,
+	    (int)config_int(db->cfg, CFG_DB_STATEMENT_TIMEOUT_MS));
+	if (res == NULL)
+		log_msg(db->log, db->err == DB_ERR_QUERY ? LOGL_WARN :
+		    LOGL_ERROR, __func__, NULL, "query failed: %s%s%s",
+		    db->errmsg, db->sqlstate[0] ? " SQLSTATE " : "",
+		    db->sqlstate);
+	return res;
+}
+
+int
+db_script(struct db *db, const char *sql)
+{
+	PGresult	*res;
+
+	if ((res = db_do(db, DB_SCRIPT, NULL, sql, 0, NULL, 0)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static int
+db_simple(struct db *db, const char *sql)
+{
+	PGresult	*res;
+
+	if ((res = db_query(db, sql, 0, NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+db_begin(struct db *db)
+{
+	if (db_simple(db, "BEGIN") != 0)
+		return -1;
+	db->in_tx = true;
+	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	int	 rc = db_simple(db, "COMMIT");
+
+	db->in_tx = false;
+	return rc;
+}
+
+void
+db_rollback(struct db *db)
+{
+	if (db->conn != NULL && db->in_tx)
+		(void)db_simple(db, "ROLLBACK");
+	db->in_tx = false;
+}
+
+int
+db_ping(struct db *db, int timeout_ms)
+{
+	PGresult	*res;
+
+	res = db_do(db, DB_PARAMS, NULL, "SELECT 1", 0, NULL, timeout_ms);
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+bool
+db_is_sqlstate(const struct db *db, const char *state)
+{
+	return db->err == DB_ERR_QUERY && strcmp(db->sqlstate, state) == 0;
+}

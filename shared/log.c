@@ -1,0 +1,145 @@
+/*
+ * log: JSON lines; see log.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define LOG_LINE_MAX	(16 * 1024)
+
+static const char *const level_names[LOGL__MAX] = {
+	[LOGL_DEBUG] = "DEBUG",
+	[LOGL_INFO] = "INFO",
+	[LOGL_WARN] = "WARN",
+	[LOGL_ERROR] = "ERROR",
+};
+
+void
+log_init(struct logger *l, const char *service, enum log_level min, int fd)
+{
+	l->service = service;
+	l->min = min;
+	l->fd = fd;
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	static const char *const lower[LOGL__MAX] = {
+		"debug", "info", "warn", "error"
+	};
+	size_t	 i;
+
+	for (i = 0; i < LOGL__MAX; i++)
+		if (strcmp(s, lower[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	return -1;
+}
+
+/* Start a line: {"timestamp":"...","level":"...","service":"..." */
+static void
+log_open_line(struct buf *b, const struct logger *l, enum log_level lvl)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 stamp[40];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	buf_addf(b, "{\"timestamp\":\"%s.%03ldZ\",\"level\":\"%s\","
+	    "\"service\":", stamp, ts.tv_nsec / 1000000L, level_names[lvl]);
+	buf_add_json_string(b, l->service != NULL ? l->service : "");
+}
+
+static void
+log_field(struct buf *b, const char *name, const char *v)
+{
+	buf_addf(b, ",\"%s\":", name);
+	if (v == NULL)
+		buf_addstr(b, "null");
+	else
+		buf_add_json_string(b, v);
+}
+
+/* Finish the line and write it in one go; a short write is retried. */
+static void
+log_write(const struct logger *l, struct buf *b)
+{
+	const char	*p;
+	size_t		 left;
+	ssize_t		 n;
+
+	buf_addstr(b, "}\n");
+	if (b->failed)
+		return;
+	p = b->data;
+	left = b->len;
+	while (left > 0) {
+		n = write(l->fd, p, left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		p += n;
+		left -= (size_t)n;
+	}
+}
+
+void
+log_msg(const struct logger *l, enum log_level lvl, const char *func,
+    const char *request_id, const char *fmt, ...)
+{
+	struct buf	 b = BUF_INIT(LOG_LINE_MAX);
+	struct buf	 msg = BUF_INIT(LOG_LINE_MAX / 2);
+	va_list		 ap;
+
+	if (lvl < l->min)
+		return;
+	va_start(ap, fmt);
+	buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	if (msg.failed) {
+		buf_reset(&msg);
+		buf_addstr(&msg, "(log message too long)");
+	}
+	log_open_line(&b, l, lvl);
+	log_field(&b, "request_id", request_id);
+	log_field(&b, "func", func);
+	log_field(&b, "message", buf_cstr(&msg));
+	log_write(l, &b);
+	buf_release(&msg);
+	buf_release(&b);
+}
+
+void
+log_request(const struct logger *l, const struct log_request *r)
+{
+	struct buf	 b = BUF_INIT(LOG_LINE_MAX);
+	enum log_level	 lvl;
+
+	lvl = r->status >= 500 ? LOGL_ERROR :
+	    r->status >= 400 ? LOGL_WARN : LOGL_INFO;
+	if (lvl < l->min)
+		return;
+	log_open_line(&b, l, lvl);
+	log_field(&b, "request_id", r->request_id);
+	log_field(&b, "user_id", r->user_id);
+	log_field(&b, "workspace_id", r->workspace_id);
+	log_field(&b, "action", r->action);
+	log_field(&b, "resource", r->resource);
+	log_field(&b, "result", r->result);
+	buf_addf(&b, ",\"duration_ms\":%.3f,\"status\":%d", r->duration_ms,
+	    r->status);
+	log_field(&b, "method", r->method);
+	log_field(&b, "path", r->path);
+	log_write(l, &b);
+	buf_release(&b);
+}

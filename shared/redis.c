@@ -1,0 +1,180 @@
+/*
+ * redis: hiredis with deadlines and reconnect; see redis.h.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "redis.h"
+
+void
+redis_init(struct redis *r, const struct config *cfg,
+    const struct logger *log)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->log = log;
+}
+
+void
+redis_close(struct redis *r)
+{
+	if (r->ctx != NULL)
+		redisFree(r->ctx);
+	r->ctx = NULL;
+}
+
+static struct timeval
+ms_to_tv(long long ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+/* Connect to host:port or a unix socket path, then AUTH if configured. */
+static int
+redis_connect(struct redis *r, long long timeout_ms)
+{
+	const char	*addr = config_str(r->cfg, CFG_REDIS_ADDR);
+	const char	*pw = config_str(r->cfg, CFG_REDIS_PASSWORD);
+	struct timeval	 tv = ms_to_tv(timeout_ms);
+	const char	*colon;
+	char		 host[256];
+	long		 port;
+	char		*end;
+	redisReply	*rep;
+
+	redis_close(r);
+	if (addr[0] == '/')
+		r->ctx = redisConnectUnixWithTimeout(addr, tv);
+	else {
+		if ((colon = strrchr(addr, ':')) == NULL ||
+		    (size_t)(colon - addr) >= sizeof(host)) {
+			snprintf(r->errmsg, sizeof(r->errmsg), "HXB_REDIS_ADDR "
+			    "must be host:port or a socket path");
+			return -1;
+		}
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+		port = strtol(colon + 1, &end, 10);
+		if (*end != '\0' || port <= 0 || port > 65535) {
+			snprintf(r->errmsg, sizeof(r->errmsg), "HXB_REDIS_ADDR "
+			    "has a bad port");
+			return -1;
+		}
+		r->ctx = redisConnectWithTimeout(host, (int)port, tv);
+	}
+	if (r->ctx == NULL || r->ctx->err) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "cannot connect to "
+		    "Redis at %s: %s", addr, r->ctx ? r->ctx->errstr :
+		    "out of memory");
+		redis_close(r);
+		return -1;
+	}
+	if (redisSetTimeout(r->ctx, tv) != REDIS_OK) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "cannot set Redis "
+		    "timeout");
+		redis_close(r);
+		return -1;
+	}
+	if (pw != NULL) {
+		const char *argv[] = { "AUTH", pw };
+
+		rep = redisCommandArgv(r->ctx, 2, argv, NULL);
+		if (rep == NULL || rep->type == REDIS_REPLY_ERROR) {
+			snprintf(r->errmsg, sizeof(r->errmsg), "Redis AUTH "
+			    "failed: %s", rep != NULL ? rep->str :
+			    r->ctx->errstr);
+			if (rep != NULL)
+				freeReplyObject(rep);
+			redis_close(r);
+			return -1;
+		}
+		freeReplyObject(rep);
+	}
+	return 0;
+}
+
+static redisReply *
+redis_try(struct redis *r, int argc, const char **argv, const size_t *lens,
+    long long timeout_ms, bool *io_error)
+{
+	redisReply	*rep;
+
+	*io_error = false;
+	if (r->ctx == NULL && redis_connect(r, timeout_ms) != 0) {
+		*io_error = true;
+		return NULL;
+	}
+	rep = redisCommandArgv(r->ctx, argc, argv, lens);
+	if (rep == NULL) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "Redis I/O error: %s",
+		    r->ctx->errstr);
+		redis_close(r);
+		*io_error = true;
+		return NULL;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		snprintf(r->errmsg, sizeof(r->errmsg), "Redis error: %s",
+		    rep->str);
+		freeReplyObject(rep);
+		return NULL;
+	}
+	return rep;
+}
+
+/* A broken idle connection is replaced once; a fresh failure is final. */
+static redisReply *
+redis_run(struct redis *r, int argc, const char **argv, const size_t *lens,
+    long long timeout_ms)
+{
+	bool		 had = r->ctx != NULL, io_error;
+	redisReply	*rep;
+
+	rep = redis_try(r, argc, argv, lens, timeout_ms, &io_error);
+	if (rep == NULL && io_error && had)
+		rep = redis_try(r, argc, argv, lens, timeout_ms, &io_error);
+	return rep;
+}
+
+redisReply *
+redis_cmd(struct redis *r, int argc, const char **argv, const size_t *lens)
+{
+	redisReply	*rep;
+
+	rep = redis_run(r, argc, argv, lens,
+	    config_int(r->cfg, CFG_REDIS_TIMEOUT_MS));
+	if (rep == NULL)
+		log_warn(r->log, "%s", r->errmsg);
+	return rep;
+}
+
+int
+redis_ping(struct redis *r, int timeout_ms)
+{
+	const char	*argv[] = { "PING" };
+	redisReply	*rep;
+	int		 rc;
+
+	/* The ping has its own budget; restore the usual one afterwards. */
+	if (r->ctx != NULL)
+		redisSetTimeout(r->ctx, ms_to_tv(timeout_ms));
+	rep = redis_run(r, 1, argv, NULL, timeout_ms);
+	if (r->ctx != NULL)
+		redisSetTimeout(r->ctx, ms_to_tv(config_int(r->cfg,
+		    CFG_REDIS_TIMEOUT_MS)));
+	rc = rep != NULL && rep->type == REDIS_REPLY_STATUS &&
+	    strcmp(rep->str, "PONG") == 0 ? 0 : -1;
+	if (rep != NULL && rc != 0)
+		snprintf(r->errmsg, sizeof(r->errmsg), "unexpected reply to "
+		    "PING");
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return rc;
+}

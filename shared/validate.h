@@ -1,0 +1,72 @@
+/*
+ * validate: declarative checks of request fields, in the manner of kcgi's
+ * validated keys.  A route declares its JSON body fields and its query
+ * parameters as `struct field` tables ending in { NULL }; the validator
+ * checks type, presence, length or range and pattern, rejects anything not
+ * declared, and reports every problem as {field, message}.
+ *
+ * Handlers read only the validated values through struct valid.
+ *
+ * Ownership: struct valid borrows from the parsed JSON document or query it
+ * was built from; it must not outlive them.
+ */
+#ifndef HXB_VALIDATE_H
+#define HXB_VALIDATE_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+struct query;
+
+#define FIELDS_MAX	32
+
+enum field_type {
+	FIELD_STRING,
+	FIELD_INT,
+	FIELD_BOOL,
+	FIELD_NUMBER,
+	FIELD_OBJECT,
+	FIELD_ARRAY,
+	FIELD__MAX
+};
+
+struct field {
+	const char	*name;
+	enum field_type	 type;
+	bool		 required;
+	bool		 nullable;	/* JSON null accepted as "absent" */
+	long long	 min, max;	/* string: characters; int: value;
+					 * array: items; max 0: unbounded */
+	const char	*pattern;	/* string only: POSIX ERE, anchored */
+	const char	*hint;		/* said when the pattern fails */
+};
+
+struct valid {
+	const struct field *fields;
+	bool		 present[FIELDS_MAX];
+	const char	*str[FIELDS_MAX];	/* FIELD_STRING */
+	long long	 num[FIELDS_MAX];	/* FIELD_INT, FIELD_BOOL */
+	double		 real[FIELDS_MAX];	/* FIELD_NUMBER */
+	json_t		*json[FIELDS_MAX];	/* body fields: borrowed */
+};
+
+/*
+ * Validate a JSON object against `fields`.  Every problem is appended to
+ * `errors` (a JSON array) as {field, message}.  Returns the number of
+ * problems; `out` is meaningful only when that is 0.
+ */
+int	 validate_json(const struct field *fields, json_t *obj,
+	    struct valid *out, json_t *errors);
+
+/* As validate_json() for query parameters, whose values are all strings. */
+int	 validate_query(const struct field *fields, const struct query *q,
+	    struct valid *out, json_t *errors);
+
+/* Append {field, message} to `errors`. */
+void	 validate_error(json_t *errors, const char *field, const char *msg);
+
+/* Index of a field by name, or -1. */
+int	 validate_index(const struct field *fields, const char *name);
+
+#endif

@@ -1,0 +1,531 @@
+#!/bin/bash
+# The local stack: PostgreSQL, Redis, nats-server with JetStream, every
+# handler as a spawn-fcgi + multiwatch pool, and nginx in front.
+# Everything lives under one directory and listens on loopback only.
+#
+#   stack.sh run DIR              start, print what runs where, stay in the
+#                                 foreground; Ctrl-C stops it all
+#   stack.sh start DIR            start and return (tests)
+#   stack.sh stop DIR             stop what start/run started, nothing else
+#   stack.sh restart-handler DIR NAME
+#                                 replace one handler pool, failing no request
+#   stack.sh stop-service DIR postgres|redis|nats
+#   stack.sh start-service DIR postgres|redis|nats
+#   stack.sh env DIR              print the environment handlers get
+#
+# Settings (environment): PORT (8080), PG_PORT (55432), REDIS_PORT (56379),
+# NATS_PORT (54222), WORKERS (4 per handler), NGINX_WORKERS (2),
+# BUILD (build), STACK_BENCH (1 adds the benchmark locations),
+# STACK_FAST (1: PostgreSQL without fsync, for throwaway test stacks).
+set -eEuo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cmd=${1:-}
+DIR=${2:-}
+[ -n "$cmd" ] && [ -n "$DIR" ] || { sed -n '2,22p' "$0" >&2; exit 2; }
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+
+PORT=${PORT:-8080}
+PG_PORT=${PG_PORT:-55432}
+REDIS_PORT=${REDIS_PORT:-56379}
+NATS_PORT=${NATS_PORT:-54222}
+WORKERS=${WORKERS:-4}
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+STACK_BENCH=${STACK_BENCH:-0}
+STACK_FAST=${STACK_FAST:-0}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+
+SECRETS=$DIR/secrets
+LOG=$DIR/log
+PIDS=$DIR/pids
+STATE=$DIR/stack.env
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# PostgreSQL refuses to run as root; as root it runs as the Debian
+# "postgres" user, which must be able to reach its directory.
+as_pg() {
+	if is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+handlers() {
+	local h
+	for h in "$BUILD"/handlers/*; do
+		[ -x "$h" ] && basename "$h"
+	done
+}
+
+secret() {	# secret NAME: create once, 32 random bytes as hex
+	local f=$SECRETS/$1
+	if [ ! -s "$f" ]; then
+		(umask 077; openssl rand -hex 32 >"$f")
+	fi
+	printf '%s' "$f"
+}
+
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+pidfile_alive() {
+	local f=$PIDS/$1.pid
+	[ -s "$f" ] && pid_alive "$(cat "$f")"
+}
+
+# wait_for DESC SECONDS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	local desc=$1 secs=$2 i
+	shift 2
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	say "$desc did not come up in ${secs}s"
+	return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# stop_pid NAME SIGNAL: signal, wait up to 15 s, then SIGKILL.
+stop_pid() {
+	local name=$1 sig=$2 f=$PIDS/$1.pid pid i
+	[ -s "$f" ] || return 0
+	pid=$(cat "$f")
+	if pid_alive "$pid"; then
+		kill -"$sig" "$pid" 2>/dev/null || true
+		for ((i = 0; i < 150; i++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+		if pid_alive "$pid"; then
+			say "$name ($pid) ignored SIG$sig; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	rm -f "$f"
+}
+
+layout() {
+	mkdir -p "$SECRETS" "$LOG" "$PIDS" "$DIR/redis" "$DIR/nats" \
+	    "$DIR/nginx"
+	chmod 700 "$SECRETS"
+	# The run directory holds sockets for nginx's workers and PostgreSQL
+	# owned by other users, so it must be reachable by them.  If DIR sits
+	# somewhere they cannot traverse (say /root), it goes to /tmp with a
+	# link from DIR.
+	RUN=$DIR/run
+	PGDATA=$DIR/pg
+	chmod 755 "$DIR"
+	if is_root && ! runuser -u nobody -- test -x "$DIR/." 2>/dev/null; then
+		local alt
+		alt=/tmp/hxb-stack-$(printf '%s' "$DIR" | sha1sum | cut -c1-12)
+		mkdir -p "$alt/run" "$alt/pg"
+		chmod 755 "$alt" "$alt/run"
+		ln -sfn "$alt/run" "$DIR/run"
+		ln -sfn "$alt/pg" "$DIR/pg"
+		RUN=$alt/run
+		PGDATA=$alt/pg
+	fi
+	mkdir -p "$RUN" "$RUN/nginx-tmp" "$RUN/pg" "$PGDATA"
+	chmod 755 "$RUN"
+	if is_root; then
+		chown postgres: "$RUN/pg" "$PGDATA"
+		chmod 700 "$PGDATA"
+	fi
+}
+
+write_state() {
+	cat >"$STATE" <<EOS
+PORT=$PORT
+PG_PORT=$PG_PORT
+REDIS_PORT=$REDIS_PORT
+NATS_PORT=$NATS_PORT
+WORKERS=$WORKERS
+NGINX_WORKERS=$NGINX_WORKERS
+BUILD=$BUILD
+RUN=$RUN
+PGDATA=$PGDATA
+STACK_BENCH=$STACK_BENCH
+EOS
+}
+
+load_state() {
+	[ -s "$STATE" ] || die "no stack in $DIR (nothing to do)"
+	# shellcheck disable=SC1090
+	. "$STATE"
+}
+
+# The environment every handler and job gets.
+handler_env() {
+	cat <<EOS
+HXB_DATABASE_URL=host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_app
+HXB_DATABASE_PASSWORD_FILE=$SECRETS/pg_app
+HXB_REDIS_ADDR=$RUN/redis.sock
+HXB_REDIS_PASSWORD_FILE=$SECRETS/redis
+HXB_NATS_URL=nats://127.0.0.1:$NATS_PORT
+HXB_NATS_TOKEN_FILE=$SECRETS/nats
+HXB_MIGRATIONS_DIR=$ROOT/sql
+EOS
+}
+
+# --- PostgreSQL -----------------------------------------------------------
+
+pg_start() {
+	local pw opts
+	pw=$(secret pg_super)
+	if [ ! -s "$PGDATA/PG_VERSION" ]; then
+		say "initdb $PGDATA"
+		local pwtmp=$RUN/pg/.pwfile
+		install -m 600 "$pw" "$pwtmp"
+		is_root && chown postgres: "$pwtmp"
+		as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -E UTF8 \
+		    --locale=C --auth=scram-sha-256 --pwfile="$pwtmp" \
+		    >"$LOG/initdb.log" 2>&1 || {
+			rm -f "$pwtmp"
+			cat "$LOG/initdb.log" >&2
+			die "initdb failed"
+		}
+		rm -f "$pwtmp"
+	fi
+	opts="-c listen_addresses=127.0.0.1 -c port=$PG_PORT"
+	opts+=" -c unix_socket_directories=$RUN/pg"
+	opts+=" -c logging_collector=off -c log_min_messages=warning"
+	if [ "$STACK_FAST" = 1 ]; then
+		opts+=" -c fsync=off -c synchronous_commit=off"
+		opts+=" -c full_page_writes=off"
+	fi
+	ln -sfn "$RUN/pg/postgres.log" "$LOG/postgres.log"
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$RUN/pg/postgres.log" \
+	    -o "$opts" -w -t 60 start >/dev/null || {
+		tail -n 20 "$RUN/pg/postgres.log" >&2
+		die "PostgreSQL did not start"
+	}
+}
+
+pg_stop() {
+	[ -s "$PGDATA/postmaster.pid" ] || return 0
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null ||
+	    say "PostgreSQL did not stop cleanly"
+}
+
+psql_super() {
+	PGPASSWORD=$(cat "$SECRETS/pg_super") psql -X -q -v ON_ERROR_STOP=1 \
+	    -h "$RUN/pg" -p "$PG_PORT" -U postgres "$@"
+}
+
+# Roles and database, idempotently.  Passwords travel through psql's
+# environment (\getenv), never its command line.
+pg_bootstrap() {
+	HXB_PW_OWNER=$(cat "$(secret pg_owner)") \
+	HXB_PW_APP=$(cat "$(secret pg_app)") \
+	psql_super -d postgres >/dev/null <<'EOS'
+\getenv pw_owner HXB_PW_OWNER
+\getenv pw_app HXB_PW_APP
+SELECT NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hxb_owner') AS mk_owner,
+       NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hxb_app') AS mk_app,
+       NOT EXISTS (SELECT FROM pg_database WHERE datname = 'hexabase') AS mk_db
+\gset
+\if :mk_owner
+CREATE ROLE hxb_owner LOGIN;
+\endif
+\if :mk_app
+CREATE ROLE hxb_app LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+\endif
+ALTER ROLE hxb_owner PASSWORD :'pw_owner';
+ALTER ROLE hxb_app PASSWORD :'pw_app';
+\if :mk_db
+CREATE DATABASE hexabase OWNER hxb_owner;
+\endif
+REVOKE ALL ON DATABASE hexabase FROM PUBLIC;
+GRANT CONNECT, TEMPORARY ON DATABASE hexabase TO hxb_app;
+EOS
+	psql_super -d hexabase -c 'CREATE EXTENSION IF NOT EXISTS pgtap' \
+	    >/dev/null 2>&1 || true
+}
+
+migrate() {
+	env HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner" \
+	    HXB_DATABASE_PASSWORD_FILE="$SECRETS/pg_owner" \
+	    HXB_MIGRATIONS_DIR="$ROOT/sql" \
+	    "$BUILD/jobs/migrate" 2>>"$LOG/migrate.log" >&2 || {
+		tail -n 20 "$LOG/migrate.log" >&2
+		die "migrations failed"
+	}
+}
+
+# --- Redis and NATS -------------------------------------------------------
+
+redis_start() {
+	local conf=$DIR/redis/redis.conf
+	(umask 077; cat >"$conf" <<EOS
+bind 127.0.0.1
+port $REDIS_PORT
+protected-mode yes
+unixsocket $RUN/redis.sock
+unixsocketperm 700
+dir $DIR/redis
+daemonize no
+logfile $LOG/redis.log
+save 300 10
+appendonly no
+requirepass $(cat "$(secret redis)")
+EOS
+	)
+	setsid redis-server "$conf" </dev/null >>"$LOG/redis.log" 2>&1 &
+	echo $! >"$PIDS/redis.pid"
+	wait_for Redis 20 env REDISCLI_AUTH="$(cat "$SECRETS/redis")" \
+	    redis-cli -s "$RUN/redis.sock" ping || die "see $LOG/redis.log"
+}
+
+redis_stop() { stop_pid redis TERM; }
+
+nats_start() {
+	local conf=$DIR/nats/nats.conf
+	(umask 077; cat >"$conf" <<EOS
+listen: 127.0.0.1:$NATS_PORT
+server_name: hxb-local
+jetstream {
+    store_dir: "$DIR/nats"
+    max_memory_store: 256MB
+    max_file_store: 2GB
+}
+authorization {
+    token: "$(cat "$(secret nats)")"
+}
+EOS
+	)
+	setsid nats-server -c "$conf" -l "$LOG/nats.log" </dev/null \
+	    >>"$LOG/nats.log" 2>&1 &
+	echo $! >"$PIDS/nats.pid"
+	wait_for NATS 20 port_open "$NATS_PORT" || die "see $LOG/nats.log"
+}
+
+nats_stop() { stop_pid nats TERM; }
+
+# --- handlers --------------------------------------------------------------
+
+# pool_spawn NAME BINARY SOCKET PIDNAME: a spawn-fcgi + multiwatch pool.
+pool_spawn() {
+	local name=$1 bin=$2 sock=$3 pidname=$4 owner=()
+	rm -f "$sock"
+	is_root && owner=(-U nobody -G nogroup)
+	setsid "$0" with-env "$DIR" \
+	    spawn-fcgi -s "$sock" -M 0600 "${owner[@]}" -n -- \
+	    /usr/bin/multiwatch -f "$WORKERS" -s TERM -- "$bin" \
+	    </dev/null >>"$LOG/$name.log" 2>&1 &
+	echo $! >"$PIDS/$pidname.pid"
+}
+
+# A real FastCGI request straight to a pool: its answer proves it serves.
+pool_probe() {
+	local sock=$1 out
+	out=$(env -i REQUEST_METHOD=GET REQUEST_URI=/__probe SERVER_PROTOCOL=HTTP/1.1 \
+	    HTTP_X_REQUEST_ID=stack-probe cgi-fcgi -bind -connect "$sock" \
+	    2>/dev/null) || return 1
+	case $out in Status:*) return 0 ;; esac
+	return 1
+}
+
+handlers_start() {
+	local h
+	for h in $(handlers); do
+		pool_spawn "$h" "$BUILD/handlers/$h" "$RUN/$h.sock" "handler-$h"
+	done
+	if [ "$STACK_BENCH" = 1 ]; then
+		pool_spawn bench-hello "$BUILD/t/bench/hello" \
+		    "$RUN/bench-hello.sock" handler-bench-hello
+	fi
+	for h in $(handlers); do
+		wait_for "handler $h" 20 pool_probe "$RUN/$h.sock" ||
+		    die "see $LOG/$h.log"
+	done
+}
+
+handlers_stop() {
+	local f
+	for f in "$PIDS"/handler-*.pid; do
+		[ -e "$f" ] || continue
+		f=$(basename "$f" .pid)
+		stop_pid "$f" TERM
+	done
+}
+
+# The zero-failure swap: the new pool listens on a new socket and proves it
+# serves; rename(2) then points the stable path at it atomically, so every
+# new connection from nginx reaches the new pool.  The old pool keeps
+# serving what it has already accepted or queued, and only then is asked to
+# stop; it finishes its requests and drains its queue before exiting.
+restart_handler() {
+	local name=$1 bin=$BUILD/handlers/$1
+	local sock=$RUN/$name.sock new=$RUN/$name.sock.new
+	local oldpid
+	[ -x "$bin" ] || die "no handler $name in $BUILD/handlers"
+	oldpid=$(cat "$PIDS/handler-$name.pid" 2>/dev/null || true)
+	pool_spawn "$name" "$bin" "$new" "handler-$name.new"
+	if ! wait_for "new $name pool" 20 pool_probe "$new"; then
+		stop_pid "handler-$name.new" TERM
+		rm -f "$new"
+		die "the new $name pool does not serve; the old one stays (see $LOG/$name.log)"
+	fi
+	mv -f "$new" "$sock"
+	mv -f "$PIDS/handler-$name.new.pid" "$PIDS/handler-$name.pid"
+	sleep 1
+	if pid_alive "$oldpid"; then
+		echo "$oldpid" >"$PIDS/handler-$name.old.pid"
+		stop_pid "handler-$name.old" TERM
+	fi
+	say "handler $name replaced (pool $(cat "$PIDS/handler-$name.pid"))"
+}
+
+# --- nginx -------------------------------------------------------------------
+
+nginx_render() {
+	local keepalive user=
+	# Kept-alive upstream connections of all nginx workers together stay
+	# below the pool size, so a fresh connection always finds a worker.
+	keepalive=$(( (WORKERS - 1) / NGINX_WORKERS ))
+	[ "$keepalive" -ge 1 ] || keepalive=1
+	is_root && user="user nobody nogroup;"
+	: >"$DIR/nginx/bench-upstreams.conf"
+	: >"$DIR/nginx/bench-locations.conf"
+	if [ "$STACK_BENCH" = 1 ]; then
+		cat >"$DIR/nginx/bench-upstreams.conf" <<EOS
+upstream hxb_bench_hello {
+    server unix:$RUN/bench-hello.sock;
+    keepalive $keepalive;
+}
+EOS
+		cat >"$DIR/nginx/bench-locations.conf" <<EOS
+location = /bench/hello {
+    include $ROOT/nginx/fastcgi.conf;
+    fastcgi_pass hxb_bench_hello;
+}
+location = /bench/static {
+    return 200 '{"hello":"world"}';
+}
+EOS
+	fi
+	sed -e "s|@USER@|$user|" \
+	    -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|" \
+	    -e "s|@PREFIX@|$DIR/nginx|g" \
+	    -e "s|@LOG@|$LOG|g" \
+	    -e "s|@RUN@|$RUN|g" \
+	    -e "s|@CONF@|$ROOT/nginx|g" \
+	    -e "s|@PORT@|$PORT|g" \
+	    -e "s|@KEEPALIVE@|$keepalive|g" \
+	    "$ROOT/nginx/nginx.conf.in" >"$DIR/nginx/nginx.conf"
+}
+
+nginx_start() {
+	nginx_render
+	nginx -t -q -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" \
+	    -e "$LOG/nginx-error.log" || die "nginx configuration is invalid"
+	setsid nginx -p "$DIR/nginx" -c "$DIR/nginx/nginx.conf" \
+	    -e "$LOG/nginx-error.log" -g 'daemon off;' </dev/null \
+	    >>"$LOG/nginx-error.log" 2>&1 &
+	echo $! >"$PIDS/nginx.pid"
+	wait_for nginx 20 port_open "$PORT" || die "see $LOG/nginx-error.log"
+}
+
+nginx_stop() { stop_pid nginx QUIT; }
+
+# --- whole stack -----------------------------------------------------------
+
+start_all() {
+	[ -x "$BUILD/jobs/migrate" ] || die "nothing built in $BUILD; run make"
+	if pidfile_alive nginx; then
+		die "a stack already runs in $DIR; stop it first (make stop)"
+	fi
+	layout
+	write_state
+	trap 'rc=$?; if [ $rc -ne 0 ]; then
+		say "start failed; stopping what started"; stop_all; fi' EXIT
+	pg_start
+	pg_bootstrap
+	migrate
+	redis_start
+	nats_start
+	handlers_start
+	nginx_start
+	trap - EXIT
+}
+
+stop_all() {
+	nginx_stop
+	handlers_stop
+	nats_stop
+	redis_stop
+	pg_stop
+}
+
+banner() {
+	cat <<EOS
+
+Hexabase control plane: http://127.0.0.1:$PORT
+  nginx       127.0.0.1:$PORT          logs $LOG/nginx-*.log
+  handlers    $(handlers | tr '\n' ' ')($WORKERS workers each, sockets in $RUN)
+  PostgreSQL  127.0.0.1:$PG_PORT and $RUN/pg   data $PGDATA
+  Redis       127.0.0.1:$REDIS_PORT and $RUN/redis.sock
+  NATS        nats://127.0.0.1:$NATS_PORT (JetStream in $DIR/nats)
+  secrets     $SECRETS
+  try         curl -s 127.0.0.1:$PORT/readyz
+  swap one    make restart-handler H=plans
+  stop        Ctrl-C, or make stop
+
+EOS
+}
+
+case $cmd in
+run)
+	start_all
+	banner
+	trap 'echo; say "stopping"; stop_all; exit 0' INT TERM
+	while :; do
+		sleep 3600 &
+		wait $! || true
+	done
+	;;
+start)
+	start_all
+	;;
+stop)
+	load_state
+	stop_all
+	;;
+restart-handler)
+	load_state
+	[ -n "${3:-}" ] || die "usage: stack.sh restart-handler DIR NAME"
+	restart_handler "$3"
+	;;
+stop-service|start-service)
+	load_state
+	svc=${3:-}
+	case $cmd:$svc in
+	stop-service:postgres) pg_stop ;;
+	start-service:postgres) pg_start ;;
+	stop-service:redis) redis_stop ;;
+	start-service:redis) redis_start ;;
+	stop-service:nats) nats_stop ;;
+	start-service:nats) nats_start ;;
+	*) die "unknown service: $svc" ;;
+	esac
+	;;
+env)
+	load_state
+	handler_env
+	;;
+with-env)	# internal: exec a command with the handler environment
+	load_state
+	shift 2
+	mapfile -t henv < <(handler_env)
+	exec env "${henv[@]}" "$@"
+	;;
+*)
+	sed -n '2,22p' "$0" >&2
+	exit 2
+	;;
+esac
