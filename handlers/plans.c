@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "cursor.h"
+#include "jsonw.h"
 
 #define PLAN_COLS \
 	"id, name, description, price_cents, currency, cpu_millicores, " \
@@ -52,65 +53,74 @@ static const struct route routes[] = {
 	    NULL },
 };
 
-/* 2000 millicores -> "2", 500 -> "500m". */
-static json_t *
-quantity_cpu(long m)
-{
-	char	 s[32];
-
-	if (m % 1000 == 0)
-		snprintf(s, sizeof(s), "%ld", m / 1000);
-	else
-		snprintf(s, sizeof(s), "%ldm", m);
-	return json_string(s);
-}
-
-/* 4096 MiB -> "4Gi", 512 -> "512Mi". */
-static json_t *
-quantity_mib(long mib)
-{
-	char	 s[32];
-
-	if (mib % 1024 == 0)
-		snprintf(s, sizeof(s), "%ldGi", mib / 1024);
-	else
-		snprintf(s, sizeof(s), "%ldMi", mib);
-	return json_string(s);
-}
-
 static long
 col_long(const PGresult *res, int row, enum plan_col c)
 {
 	return strtol(PQgetvalue(res, row, c), NULL, 10);
 }
 
-static json_t *
-plan_json(const PGresult *res, int row)
+static void
+kv_col(struct jsonw *w, const char *k, const PGresult *res, int row,
+    enum plan_col c)
 {
-	char	 storage[32];
+	jsonw_kv_string(w, k, PQgetvalue(res, row, c));
+}
 
-	snprintf(storage, sizeof(storage), "%sGi",
-	    PQgetvalue(res, row, COL_STORAGE));
-	return json_pack("{s:s, s:s, s:s, s:{s:i, s:s, s:s}, "
-	    "s:{s:o, s:o, s:s, s:i, s:i, s:i}, s:{s:i, s:i}, s:s}",
-	    "id", PQgetvalue(res, row, COL_ID),
-	    "name", PQgetvalue(res, row, COL_NAME),
-	    "description", PQgetvalue(res, row, COL_DESCRIPTION),
-	    "price",
-		"amount", (int)col_long(res, row, COL_PRICE),
-		"currency", PQgetvalue(res, row, COL_CURRENCY),
-		"interval", "month",
-	    "quotas",
-		"cpu", quantity_cpu(col_long(res, row, COL_CPU)),
-		"memory", quantity_mib(col_long(res, row, COL_MEMORY)),
-		"storage", storage,
-		"pods", (int)col_long(res, row, COL_PODS),
-		"services", (int)col_long(res, row, COL_SERVICES),
-		"persistentvolumeclaims", (int)col_long(res, row, COL_PVCS),
-	    "limits",
-		"max_projects", (int)col_long(res, row, COL_PROJECTS),
-		"max_members", (int)col_long(res, row, COL_MEMBERS),
-	    "isolation", PQgetvalue(res, row, COL_ISOLATION));
+static void
+kv_num(struct jsonw *w, const char *k, const PGresult *res, int row,
+    enum plan_col c)
+{
+	jsonw_kv_int(w, k, col_long(res, row, c));
+}
+
+/*
+ * Quotas as Kubernetes quantities: 2000 millicores -> "2", 500 -> "500m";
+ * 4096 MiB -> "4Gi", 512 -> "512Mi"; storage is whole GiB.
+ */
+static void
+kv_quantity(struct jsonw *w, const char *k, long v, long unit,
+    const char *whole, const char *part)
+{
+	char	 s[32];
+
+	if (v % unit == 0)
+		snprintf(s, sizeof(s), "%ld%s", v / unit, whole);
+	else
+		snprintf(s, sizeof(s), "%ld%s", v, part);
+	jsonw_kv_string(w, k, s);
+}
+
+static void
+plan_write(struct jsonw *w, const PGresult *res, int row)
+{
+	jsonw_object(w);
+	kv_col(w, "id", res, row, COL_ID);
+	kv_col(w, "name", res, row, COL_NAME);
+	kv_col(w, "description", res, row, COL_DESCRIPTION);
+	jsonw_key(w, "price");
+	jsonw_object(w);
+	kv_num(w, "amount", res, row, COL_PRICE);
+	kv_col(w, "currency", res, row, COL_CURRENCY);
+	jsonw_kv_string(w, "interval", "month");
+	jsonw_object_end(w);
+	jsonw_key(w, "quotas");
+	jsonw_object(w);
+	kv_quantity(w, "cpu", col_long(res, row, COL_CPU), 1000, "", "m");
+	kv_quantity(w, "memory", col_long(res, row, COL_MEMORY), 1024, "Gi",
+	    "Mi");
+	kv_quantity(w, "storage", col_long(res, row, COL_STORAGE), 1, "Gi",
+	    "Gi");
+	kv_num(w, "pods", res, row, COL_PODS);
+	kv_num(w, "services", res, row, COL_SERVICES);
+	kv_num(w, "persistentvolumeclaims", res, row, COL_PVCS);
+	jsonw_object_end(w);
+	jsonw_key(w, "limits");
+	jsonw_object(w);
+	kv_num(w, "max_projects", res, row, COL_PROJECTS);
+	kv_num(w, "max_members", res, row, COL_MEMBERS);
+	jsonw_object_end(w);
+	kv_col(w, "isolation", res, row, COL_ISOLATION);
+	jsonw_object_end(w);
 }
 
 static void
@@ -129,6 +139,8 @@ get_plan(struct req *r)
 {
 	const char	*id = http_param(r, "planId");
 	const char	*params[1] = { id };
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
 	PGresult	*res;
 
 	http_set_resource(r, "plans/%s", id);
@@ -145,10 +157,13 @@ get_plan(struct req *r)
 	if (PQntuples(res) == 0)
 		http_problem(r, PROBLEM_NOT_FOUND, "no such plan", NULL);
 	else {
+		jsonw_init(&w, &b);
+		plan_write(&w, res, 0);
 		http_header(r, "Cache-Control", "public, max-age=60");
-		http_json(r, 200, plan_json(res, 0));
+		http_json_buf(r, 200, &b);
 	}
 	PQclear(res);
+	buf_release(&b);
 }
 
 static void
@@ -160,8 +175,9 @@ list_plans(struct req *r)
 	char		 after_id[CURSOR_ID_MAX] = "";
 	char		 key[32], lim[32], next[CURSOR_MAX];
 	const char	*params[3] = { key, after_id, lim };
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
 	PGresult	*res;
-	json_t		*items;
 	int		 i, n;
 
 	http_set_resource(r, "plans");
@@ -182,18 +198,24 @@ list_plans(struct req *r)
 		db_failed(r);
 		return;
 	}
-	items = json_array();
 	n = PQntuples(res);
+	jsonw_init(&w, &b);
+	jsonw_object(&w);
+	jsonw_key(&w, "items");
+	jsonw_array(&w);
 	for (i = 0; i < n && i < limit; i++)
-		json_array_append_new(items, plan_json(res, i));
+		plan_write(&w, res, i);
+	jsonw_array_end(&w);
 	if (n > limit && cursor_encode(col_long(res, i - 1, COL_SORT),
 	    PQgetvalue(res, i - 1, COL_ID), next) == 0)
-		http_json(r, 200, json_pack("{s:o, s:s}", "items", items,
-		    "next_cursor", next));
+		jsonw_kv_string(&w, "next_cursor", next);
 	else
-		http_json(r, 200, json_pack("{s:o, s:n}", "items", items,
-		    "next_cursor"));
+		jsonw_kv_null(&w, "next_cursor");
+	jsonw_object_end(&w);
+	http_header(r, "Cache-Control", "public, max-age=60");
+	http_json_buf(r, 200, &b);
 	PQclear(res);
+	buf_release(&b);
 }
 
 int

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -182,8 +183,9 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	FCGX_Request		 fr;
 	struct sigaction	 sa;
 	struct pollfd		 pfd;
+	struct epoll_event	 ev;
 	sigset_t		 block, orig;
-	int			 lfd, rc, status = 0;
+	int			 lfd, ep, n, rc, status = 0;
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
 	size_t			 i;
 
@@ -215,15 +217,35 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	}
 	log_info(&app->log, "serving %zu routes", nroutes);
 
+	/*
+	 * Idle workers wait on the listening socket through epoll with
+	 * EPOLLEXCLUSIVE, so a new connection wakes one of them rather than
+	 * the whole pool.  A worker holding a kept-alive connection waits on
+	 * that connection alone.
+	 */
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_error(&app->log, "epoll_create1: %s", strerror(errno));
+		return 1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = lfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) == -1) {
+		log_error(&app->log, "epoll_ctl: %s", strerror(errno));
+		close(ep);
+		return 1;
+	}
 	while (!app_stop) {
-		/* Wait on the kept-alive connection if any, else the socket. */
-		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : lfd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, NULL, &orig) == -1) {
+		if (fr.ipcFd >= 0) {
+			pfd.fd = fr.ipcFd;
+			pfd.events = POLLIN;
+			n = ppoll(&pfd, 1, NULL, &orig);
+		} else
+			n = epoll_pwait(ep, &ev, 1, -1, &orig);
+		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			log_error(&app->log, "ppoll: %s", strerror(errno));
+			log_error(&app->log, "wait: %s", strerror(errno));
 			status = 1;
 			break;
 		}
@@ -237,6 +259,7 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 		}
 		app_serve_one(app, routes, nroutes, &fr);
 	}
+	close(ep);
 
 	/*
 	 * Graceful stop: drop an idle kept-alive connection (nginx retries a

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "url.h"
 
 void
 buf_init(struct buf *b, size_t max)
@@ -93,15 +94,27 @@ bool
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list	 cp;
+	size_t	 room;
 	int	 n;
 
 	if (b->failed)
 		return false;
+	/* Usually the text fits in the room there is: format once. */
+	room = b->cap > b->len ? b->cap - b->len : 0;
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, cp);
 	va_end(cp);
-	if (n < 0 || !buf_grow(b, (size_t)n)) {
+	if (n < 0) {
 		b->failed = true;
+		return false;
+	}
+	if ((size_t)n < room && (b->max == 0 || b->len + (size_t)n <= b->max)) {
+		b->len += (size_t)n;
+		return true;
+	}
+	if (!buf_grow(b, (size_t)n)) {
+		if (b->data != NULL)
+			b->data[b->len] = '\0';
 		return false;
 	}
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -122,20 +135,29 @@ buf_addf(struct buf *b, const char *fmt, ...)
 }
 
 /*
- * Append `s` as a JSON string literal, quotes included.  Control characters
- * are escaped; bytes >= 0x80 are copied as they are, so the caller must
- * pass valid UTF-8 (everything we log has been validated or is ours).
+ * Append `s` as a JSON string literal, quotes included.  Runs of plain
+ * characters are copied at once.  Control characters are escaped; so is
+ * every byte of a string that is not valid UTF-8, so the output is always
+ * valid JSON whatever the input (a raw path, a libpq message).
  */
 bool
 buf_add_json_string(struct buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p;
-	char	 esc[7];
+	const unsigned char *p = (const unsigned char *)s, *run;
+	bool		 utf8 = utf8_valid(s, strlen(s));
+	char		 esc[7];
 
 	if (!buf_addch(b, '"'))
 		return false;
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	for (;;) {
+		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\' &&
+		    *p != 0x7f && (*p < 0x80 || utf8); p++)
+			;
+		if (p > run)
+			buf_add(b, run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
 		switch (*p) {
 		case '"':
 			buf_add(b, "\\\"", 2);
@@ -153,14 +175,13 @@ buf_add_json_string(struct buf *b, const char *s)
 			buf_add(b, "\\t", 2);
 			break;
 		default:
-			if (*p < 0x20 || *p == 0x7f) {
-				memcpy(esc, "\\u00", 4);
-				esc[4] = hex[*p >> 4];
-				esc[5] = hex[*p & 0xf];
-				buf_add(b, esc, 6);
-			} else
-				buf_addch(b, (char)*p);
+			memcpy(esc, "\\u00", 4);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 0xf];
+			buf_add(b, esc, 6);
+			break;
 		}
+		p++;
 	}
 	return buf_addch(b, '"');
 }

@@ -12,6 +12,7 @@
 
 #include "app.h"
 #include "http.h"
+#include "jsonw.h"
 #include "log.h"
 
 #define PROBLEM_BASE	"https://hexabase.ai/problems/"
@@ -249,7 +250,12 @@ http_route_match(const struct route *routes, size_t nroutes,
 void
 http_header(struct req *r, const char *name, const char *value)
 {
-	buf_addf(&r->headers, "%s: %s\r\n", name, value);
+	if (strcasecmp(name, "Cache-Control") == 0)
+		r->cache_control = true;
+	buf_addstr(&r->headers, name);
+	buf_addstr(&r->headers, ": ");
+	buf_addstr(&r->headers, value);
+	buf_addstr(&r->headers, "\r\n");
 }
 
 void
@@ -277,15 +283,18 @@ http_send(struct req *r, int status, const char *ctype, const char *body,
 	}
 	r->responded = true;
 	r->status = status;
-	buf_addf(&out, "Status: %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nX-Request-Id: %s\r\n", status,
-	    reason_phrase(status), ctype, len, r->request_id);
+	buf_addf(&out, "Status: %d %s\r\nContent-Length: %zu\r\n", status,
+	    reason_phrase(status), len);
+	buf_addstr(&out, "Content-Type: ");
+	buf_addstr(&out, ctype);
+	buf_addstr(&out, "\r\nX-Request-Id: ");
+	buf_addstr(&out, r->request_id);
+	buf_addstr(&out, "\r\n");
 	if (r->headers.failed)
 		log_msg(&r->app->log, LOGL_ERROR, __func__, r->request_id,
 		    "response headers too long; extra headers dropped");
 	else {
-		if (strcasestr(buf_cstr(&r->headers), "cache-control:") ==
-		    NULL)
+		if (!r->cache_control)
 			buf_addstr(&out, "Cache-Control: no-store\r\n");
 		buf_add(&out, buf_cstr(&r->headers), r->headers.len);
 	}
@@ -299,54 +308,70 @@ http_send(struct req *r, int status, const char *ctype, const char *body,
 }
 
 void
-http_json(struct req *r, int status, json_t *body)
+http_json_buf(struct req *r, int status, struct buf *body)
 {
-	char	*s;
-
-	if (body == NULL || (s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6))) == NULL) {
-		json_decref(body);
+	if (body->failed) {
 		log_msg(&r->app->log, LOGL_ERROR, __func__, r->request_id,
-		    "cannot encode the response body");
+		    "the response body could not be built");
 		http_problem(r, PROBLEM_INTERNAL, "the response could not be "
-		    "encoded; try again later", NULL);
+		    "built; try again later", NULL);
 		return;
 	}
+	http_send(r, status, "application/json", buf_cstr(body), body->len);
+}
+
+void
+http_json(struct req *r, int status, json_t *body)
+{
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
+
+	jsonw_init(&w, &b);
+	if (body == NULL)
+		b.failed = true;
+	else
+		jsonw_value(&w, body);
 	json_decref(body);
-	http_send(r, status, "application/json", s, strlen(s));
-	free(s);
+	http_json_buf(r, status, &b);
+	buf_release(&b);
 }
 
 void
 http_problem(struct req *r, enum problem p, const char *detail,
     json_t *errors)
 {
-	char	 type[128];
-	json_t	*doc;
-	char	*s;
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
+	char		 type[128];
 
 	if (p >= PROBLEM__MAX)
 		p = PROBLEM_INTERNAL;
-	if (errors == NULL)
-		errors = json_array();
+	jsonw_init(&w, &b);
+	jsonw_object(&w);
 	snprintf(type, sizeof(type), PROBLEM_BASE "%s", problems[p].slug);
-	doc = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:o}",
-	    "type", type,
-	    "title", problems[p].title,
-	    "status", problems[p].status,
-	    "detail", detail != NULL ? detail : problems[p].title,
-	    "instance", r->path != NULL ? r->path : "",
-	    "request_id", r->request_id,
-	    "errors", errors);
-	if (doc == NULL || (s = json_dumps(doc, JSON_COMPACT)) == NULL) {
-		json_decref(doc);
+	jsonw_kv_string(&w, "type", type);
+	jsonw_kv_string(&w, "title", problems[p].title);
+	jsonw_kv_int(&w, "status", problems[p].status);
+	jsonw_kv_string(&w, "detail", detail != NULL ? detail :
+	    problems[p].title);
+	jsonw_kv_string(&w, "instance", r->path != NULL ? r->path : "");
+	jsonw_kv_string(&w, "request_id", r->request_id);
+	jsonw_key(&w, "errors");
+	if (errors != NULL)
+		jsonw_value(&w, errors);
+	else {
+		jsonw_array(&w);
+		jsonw_array_end(&w);
+	}
+	jsonw_object_end(&w);
+	json_decref(errors);
+	if (b.failed)
 		http_send(r, 500, "application/problem+json",
 		    "{\"status\":500}", 14);
-		return;
-	}
-	json_decref(doc);
-	http_send(r, problems[p].status, "application/problem+json", s,
-	    strlen(s));
-	free(s);
+	else
+		http_send(r, problems[p].status, "application/problem+json",
+		    b.data, b.len);
+	buf_release(&b);
 }
 
 void

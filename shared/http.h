@@ -118,6 +118,7 @@ struct req {
 	struct buf		 headers;	/* extra response headers */
 	int			 status;
 	bool			 responded;
+	bool			 cache_control;	/* a route set its own */
 	struct timespec		 start;
 
 	/* Log fields a route may fill in. */
@@ -152,6 +153,9 @@ void		 http_header(struct req *, const char *name, const char *value);
 
 /* Send `body` as application/json.  Steals `body`. */
 void		 http_json(struct req *, int status, json_t *body);
+
+/* Send what a struct jsonw wrote as application/json; borrows `body`. */
+void		 http_json_buf(struct req *, int status, struct buf *body);
 
 /* Send an RFC 9457 problem.  Steals `errors` (a JSON array or NULL). */
 void		 http_problem(struct req *, enum problem, const char *detail,

@@ -43,26 +43,49 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
+static void
+civil_from_days(long long z, int *y, unsigned *m, unsigned *d)
+{
+	long long	 era, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	yoe = z - era * 146097;
+	yoe = (yoe - yoe / 1460 + yoe / 36524 - yoe / 146096) / 365;
+	doy = z - era * 146097 - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 /* Start a line: {"timestamp":"...","level":"...","service":"..." */
 static void
 log_open_line(struct buf *b, const struct logger *l, enum log_level lvl)
 {
 	struct timespec	 ts;
-	struct tm	 tm;
-	char		 stamp[40];
+	long long	 secs;
+	unsigned	 mo, d;
+	int		 y;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	buf_addf(b, "{\"timestamp\":\"%s.%03ldZ\",\"level\":\"%s\","
-	    "\"service\":", stamp, ts.tv_nsec / 1000000L, level_names[lvl]);
+	secs = ts.tv_sec;
+	civil_from_days(secs / 86400, &y, &mo, &d);
+	secs %= 86400;
+	buf_addf(b, "{\"timestamp\":\"%04d-%02u-%02uT%02lld:%02lld:%02lld."
+	    "%03ldZ\",\"level\":\"%s\",\"service\":", y, mo, d, secs / 3600,
+	    secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000L,
+	    level_names[lvl]);
 	buf_add_json_string(b, l->service != NULL ? l->service : "");
 }
 
 static void
 log_field(struct buf *b, const char *name, const char *v)
 {
-	buf_addf(b, ",\"%s\":", name);
+	buf_addstr(b, ",\"");
+	buf_addstr(b, name);
+	buf_addstr(b, "\":");
 	if (v == NULL)
 		buf_addstr(b, "null");
 	else

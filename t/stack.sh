@@ -384,11 +384,7 @@ restart_handler() {
 # --- nginx -------------------------------------------------------------------
 
 nginx_render() {
-	local keepalive user=
-	# Kept-alive upstream connections of all nginx workers together stay
-	# below the pool size, so a fresh connection always finds a worker.
-	keepalive=$(( (WORKERS - 1) / NGINX_WORKERS ))
-	[ "$keepalive" -ge 1 ] || keepalive=1
+	local user=
 	is_root && user="user nobody nogroup;"
 	: >"$DIR/nginx/bench-upstreams.conf"
 	: >"$DIR/nginx/bench-locations.conf"
@@ -396,7 +392,6 @@ nginx_render() {
 		cat >"$DIR/nginx/bench-upstreams.conf" <<EOS
 upstream hxb_bench_hello {
     server unix:$RUN/bench-hello.sock;
-    keepalive $keepalive;
 }
 EOS
 		cat >"$DIR/nginx/bench-locations.conf" <<EOS
@@ -416,7 +411,6 @@ EOS
 	    -e "s|@RUN@|$RUN|g" \
 	    -e "s|@CONF@|$ROOT/nginx|g" \
 	    -e "s|@PORT@|$PORT|g" \
-	    -e "s|@KEEPALIVE@|$keepalive|g" \
 	    "$ROOT/nginx/nginx.conf.in" >"$DIR/nginx/nginx.conf"
 }
 
