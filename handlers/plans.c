@@ -3,11 +3,18 @@
  *
  *   GET /api/v1/plans?limit=&cursor=	active plans, cheapest first
  *   GET /api/v1/plans/{planId}		one active plan
+ *
+ * The catalog is a handful of rows that change rarely, so each worker
+ * keeps the whole of it for HXB_PLANS_CACHE_MS (1 s by default) and answers
+ * both routes from that copy: the seed's "conditional caching of API
+ * responses".  A change reaches every worker within that time.  With 0,
+ * every request reads the database.
  */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "cursor.h"
@@ -24,13 +31,15 @@ enum plan_col {
 	COL_PROJECTS, COL_MEMBERS, COL_ISOLATION, COL_SORT, COL__MAX
 };
 
-static const struct db_stmt stmt_get = { "plans_get",
-	"SELECT " PLAN_COLS " FROM plans WHERE id = $1 AND active", 1 };
-
-static const struct db_stmt stmt_list = { "plans_list",
+static const struct db_stmt stmt_catalog = { "plans_catalog",
 	"SELECT " PLAN_COLS " FROM plans WHERE active "
-	"AND (sort_order, id) > ($1::integer, $2::text) "
-	"ORDER BY sort_order, id LIMIT $3::integer", 3 };
+	"ORDER BY sort_order, id LIMIT 1000", 0 };
+
+/* The worker's copy of the catalog. */
+struct catalog {
+	PGresult	*res;		/* owned; NULL until first read */
+	long long	 loaded_ms;	/* CLOCK_MONOTONIC */
+};
 
 enum list_field { LIST_LIMIT, LIST_CURSOR, LIST__MAX };
 
@@ -123,47 +132,78 @@ plan_write(struct jsonw *w, const PGresult *res, int row)
 	jsonw_object_end(w);
 }
 
-static void
-db_failed(struct req *r)
+static long long
+now_ms(void)
 {
-	if (r->app->db.err == DB_ERR_QUERY)
-		http_problem(r, PROBLEM_INTERNAL, "the plan catalog could not "
-		    "be read", NULL);
-	else
-		http_problem(r, PROBLEM_UNAVAILABLE, "the database is not "
-		    "reachable; try again shortly", NULL);
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The catalog, fresh enough; borrowed until the next call.  NULL when the
+ * database cannot be read, after a problem has been sent.
+ */
+static const PGresult *
+catalog_get(struct req *r)
+{
+	struct catalog	*c = r->app->arg;
+	long long	 ttl = config_int(&r->app->cfg, CFG_PLANS_CACHE_MS);
+	PGresult	*res;
+
+	if (c->res != NULL && ttl > 0 && now_ms() - c->loaded_ms < ttl)
+		return c->res;
+	if ((res = db_exec(&r->app->db, &stmt_catalog, NULL)) == NULL) {
+		if (r->app->db.err == DB_ERR_QUERY)
+			http_problem(r, PROBLEM_INTERNAL, "the plan catalog "
+			    "could not be read", NULL);
+		else
+			http_problem(r, PROBLEM_UNAVAILABLE, "the database is "
+			    "not reachable; try again shortly", NULL);
+		return NULL;
+	}
+	PQclear(c->res);
+	c->res = res;
+	c->loaded_ms = now_ms();
+	return res;
 }
 
 static void
 get_plan(struct req *r)
 {
 	const char	*id = http_param(r, "planId");
-	const char	*params[1] = { id };
+	const PGresult	*res;
 	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
 	struct jsonw	 w;
-	PGresult	*res;
+	int		 i, n;
 
 	http_set_resource(r, "plans/%s", id);
-	/* Ids are DNS labels; anything else cannot exist. */
-	if (strlen(id) > 63 || strspn(id, "abcdefghijklmnopqrstuvwxyz"
-	    "0123456789-") != strlen(id)) {
+	if ((res = catalog_get(r)) == NULL)
+		return;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+		if (strcmp(PQgetvalue(res, i, COL_ID), id) == 0)
+			break;
+	if (i == n) {
 		http_problem(r, PROBLEM_NOT_FOUND, "no such plan", NULL);
 		return;
 	}
-	if ((res = db_exec(&r->app->db, &stmt_get, params)) == NULL) {
-		db_failed(r);
-		return;
-	}
-	if (PQntuples(res) == 0)
-		http_problem(r, PROBLEM_NOT_FOUND, "no such plan", NULL);
-	else {
-		jsonw_init(&w, &b);
-		plan_write(&w, res, 0);
-		http_header(r, "Cache-Control", "public, max-age=60");
-		http_json_buf(r, 200, &b);
-	}
-	PQclear(res);
+	jsonw_init(&w, &b);
+	plan_write(&w, res, i);
+	http_header(r, "Cache-Control", "public, max-age=60");
+	http_json_buf(r, 200, &b);
 	buf_release(&b);
+}
+
+/* Rows sort by (sort_order, id); a page starts after the cursor's row. */
+static bool
+row_after(const PGresult *res, int i, long long key, const char *id)
+{
+	long long	 k = col_long(res, i, COL_SORT);
+
+	return k > key || (k == key && strcmp(PQgetvalue(res, i, COL_ID),
+	    id) > 0);
 }
 
 static void
@@ -171,19 +211,18 @@ list_plans(struct req *r)
 {
 	long long	 limit = r->qv.present[LIST_LIMIT] ?
 			    r->qv.num[LIST_LIMIT] : 100;
-	long long	 after_key = INT_MIN;
+	long long	 after_key = LLONG_MIN;
 	char		 after_id[CURSOR_ID_MAX] = "";
-	char		 key[32], lim[32], next[CURSOR_MAX];
-	const char	*params[3] = { key, after_id, lim };
+	char		 next[CURSOR_MAX];
+	const PGresult	*res;
 	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
 	struct jsonw	 w;
-	PGresult	*res;
-	int		 i, n;
+	int		 i, n, last = -1;
+	long long	 count = 0;
 
 	http_set_resource(r, "plans");
 	if (r->qv.present[LIST_CURSOR] &&
-	    (cursor_decode(r->qv.str[LIST_CURSOR], &after_key, after_id) != 0
-	    || after_key < INT_MIN || after_key > INT_MAX)) {
+	    cursor_decode(r->qv.str[LIST_CURSOR], &after_key, after_id) != 0) {
 		json_t *errors = json_array();
 
 		validate_error(errors, "cursor",
@@ -192,35 +231,48 @@ list_plans(struct req *r)
 		    "valid", errors);
 		return;
 	}
-	snprintf(key, sizeof(key), "%lld", after_key);
-	snprintf(lim, sizeof(lim), "%lld", limit + 1);
-	if ((res = db_exec(&r->app->db, &stmt_list, params)) == NULL) {
-		db_failed(r);
+	if ((res = catalog_get(r)) == NULL)
 		return;
-	}
 	n = PQntuples(res);
 	jsonw_init(&w, &b);
 	jsonw_object(&w);
 	jsonw_key(&w, "items");
 	jsonw_array(&w);
-	for (i = 0; i < n && i < limit; i++)
+	for (i = 0; i < n; i++) {
+		if (!row_after(res, i, after_key, after_id))
+			continue;
+		if (count == limit)
+			break;
 		plan_write(&w, res, i);
+		last = i;
+		count++;
+	}
 	jsonw_array_end(&w);
-	if (n > limit && cursor_encode(col_long(res, i - 1, COL_SORT),
-	    PQgetvalue(res, i - 1, COL_ID), next) == 0)
+	if (i < n && last >= 0 && cursor_encode(col_long(res, last, COL_SORT),
+	    PQgetvalue(res, last, COL_ID), next) == 0)
 		jsonw_kv_string(&w, "next_cursor", next);
 	else
 		jsonw_kv_null(&w, "next_cursor");
 	jsonw_object_end(&w);
 	http_header(r, "Cache-Control", "public, max-age=60");
 	http_json_buf(r, 200, &b);
-	PQclear(res);
 	buf_release(&b);
 }
 
 int
 main(int argc, char **argv)
 {
-	return app_main("plans", routes, sizeof(routes) / sizeof(routes[0]),
-	    argc, argv);
+	struct catalog	 catalog = { NULL, 0 };
+	struct app	 app;
+	int		 rc;
+
+	if ((rc = app_init(&app, "plans", argc, argv, NULL)) != 0) {
+		app_fini(&app);
+		return rc > 0 ? 0 : 2;
+	}
+	app.arg = &catalog;
+	rc = app_serve(&app, routes, sizeof(routes) / sizeof(routes[0]));
+	PQclear(catalog.res);
+	app_fini(&app);
+	return rc;
 }

@@ -59,6 +59,10 @@ static const struct cfg_def defs[CFG__MAX] = {
 	[CFG_MIGRATIONS_DIR] = { "HXB_MIGRATIONS_DIR", CFG_STRING, "sql",
 	    false, false, 0, 0, NULL,
 	    "directory of numbered migrations read by jobs/migrate" },
+	[CFG_PLANS_CACHE_MS] = { "HXB_PLANS_CACHE_MS", CFG_INT, "1000",
+	    false, false, 0, 3600000, NULL,
+	    "how long a plans worker reuses the catalog it read; 0 reads "
+	    "it on every request" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {
