@@ -104,6 +104,21 @@ db_wait(struct db *db, bool for_write, long long deadline)
 	}
 }
 
+/* Server notices ("relation already exists, skipping") go to the debug log. */
+static void
+db_notice(void *arg, const char *msg)
+{
+	struct db	*db = arg;
+	char		 line[512];
+	size_t		 n;
+
+	snprintf(line, sizeof(line), "%s", msg);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_debug(db->log, "postgres: %s", line);
+}
+
 static int
 db_connect(struct db *db, long long deadline)
 {
@@ -139,6 +154,7 @@ db_connect(struct db *db, long long deadline)
 	}
 	if (PQsetnonblocking(db->conn, 1) != 0)
 		goto fail;
+	PQsetNoticeProcessor(db->conn, db_notice, db);
 	db->fresh = true;
 	return 0;
 fail:

@@ -1,0 +1,106 @@
+# A small TAP producer for the shell tests, in the manner of git's
+# test-lib: plan, ok, is, like, diag, done_testing.  Source it, then call
+# the functions; the exit status says whether everything passed.
+#
+# It also knows the test stack that t/run-tests.sh started: HXB_TEST_URL,
+# HXB_TEST_STACK, HXB_TEST_BUILD, and the curl helper `http`.
+
+tap_n=0
+tap_failed=0
+
+plan() { echo "1..$1"; tap_planned=$1; }
+
+ok() {	# ok CONDITION-STATUS DESCRIPTION
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+is() {	# is GOT EXPECTED DESCRIPTION
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "got:      '$1'"
+		diag "expected: '$2'"
+	fi
+}
+
+like() {	# like GOT ERE DESCRIPTION
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		diag "got:      '$(printf '%s' "$1" | head -c 600)'"
+		diag "expected to match: $2"
+	fi
+}
+
+unlike() {	# unlike GOT ERE DESCRIPTION
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 1 "$3"
+		diag "got:      '$(printf '%s' "$1" | head -c 600)'"
+		diag "expected not to match: $2"
+	else
+		ok 0 "$3"
+	fi
+}
+
+diag() { printf '# %s\n' "$*"; }
+
+done_testing() {
+	[ -n "${tap_planned:-}" ] || echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ] && [ -z "${tap_planned:-}" -o \
+	    "${tap_planned:-0}" = "$tap_n" ]
+	exit $?
+}
+
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+[ -n "${HXB_TEST_URL:-}" ] || skip_all "no test stack (run make test)"
+
+# http METHOD PATH [curl args...]: sets STATUS, HEADERS (lower-cased
+# names), BODY and CTYPE for the last response.
+http() {
+	local method=$1 path=$2 hfile bfile
+	shift 2
+	hfile=$(mktemp) bfile=$(mktemp)
+	STATUS=$(curl -s -o "$bfile" -D "$hfile" -w '%{http_code}' \
+	    -X "$method" "$@" "$HXB_TEST_URL$path")
+	HEADERS=$(tr -d '\r' <"$hfile" | sed 's/^\([^:]*\):/\L\1:/')
+	BODY=$(cat "$bfile")
+	CTYPE=$(printf '%s\n' "$HEADERS" | sed -n 's/^content-type: //p')
+	rm -f "$hfile" "$bfile"
+}
+
+header() { printf '%s\n' "$HEADERS" | sed -n "s/^$1: //p" | head -n 1; }
+
+# jq over the last body; prints "null" for missing fields.
+jqb() { printf '%s' "$BODY" | jq -r "$@" 2>/dev/null; }
+
+# is_problem STATUS DESCRIPTION: the last response is an RFC 9457 problem
+# with that status, all members present and the request id matching.
+is_problem() {
+	local st=$1 desc=$2 rid
+	rid=$(header x-request-id)
+	if [ "$STATUS" = "$st" ] &&
+	    [ "$CTYPE" = "application/problem+json" ] &&
+	    printf '%s' "$BODY" | jq -e --arg st "$st" --arg rid "$rid" '
+		(.type | type) == "string" and (.type | length) > 0 and
+		(.title | type) == "string" and .status == ($st | tonumber) and
+		(.detail | type) == "string" and (.instance | type) == "string"
+		and .request_id == $rid and ($rid | length) > 0 and
+		(.errors | type) == "array"' >/dev/null 2>&1; then
+		ok 0 "$desc"
+	else
+		ok 1 "$desc"
+		diag "status $STATUS, content-type '$CTYPE', x-request-id '$rid'"
+		diag "body: $(printf '%s' "$BODY" | head -c 600)"
+	fi
+}
+
+stack() { "$HXB_TEST_ROOT/t/stack.sh" "$@"; }

@@ -1,0 +1,82 @@
+#!/bin/bash
+# make test: start an isolated stack from the sanitizer build on free ports
+# in a temporary directory, run every TAP test under prove, tear the stack
+# down, and fail on any test failure or any sanitizer report.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+# A free loopback TCP port, not one handed out earlier in this run.
+taken=" "
+free_port() {
+	local p
+	for ((;;)); do
+		p=$((20000 + RANDOM % 30000))
+		case $taken in *" $p "*) continue ;; esac
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			taken+="$p "
+			echo "$p"
+			return
+		fi
+	done
+}
+
+TMP=$(mktemp -d /tmp/hxb-test.XXXXXX)
+chmod 755 "$TMP"
+SAN=$TMP/sanitizers
+mkdir -p "$SAN"
+chmod 777 "$SAN"
+
+export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
+export NATS_PORT=$(free_port)
+export WORKERS=${WORKERS:-2} NGINX_WORKERS=1 BUILD=build/asan STACK_FAST=1
+# Sanitizer reports go to files, so that none is lost in a log; LSan is on.
+export ASAN_OPTIONS="log_path=$SAN/asan:detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="log_path=$SAN/ubsan:print_stacktrace=1:halt_on_error=1"
+
+export HXB_TEST_ROOT=$ROOT
+export HXB_TEST_STACK=$TMP/stack
+export HXB_TEST_BUILD=$ROOT/build/asan
+export HXB_TEST_URL=http://127.0.0.1:$PORT
+export HXB_TEST_SAN=$SAN
+
+status=0
+if ! t/stack.sh start "$HXB_TEST_STACK" >"$TMP/stack-start.log" 2>&1; then
+	cat "$TMP/stack-start.log" >&2
+	echo "make test: the test stack did not start" >&2
+	status=1
+fi
+
+if [ $status -eq 0 ]; then
+	# pgTAP lives only in the test database, never in a `make run` one.
+	PGPASSWORD=$(cat "$HXB_TEST_STACK/secrets/pg_super") psql -X -q \
+	    -h "$HXB_TEST_STACK/run/pg" -p "$PG_PORT" -U postgres -d hexabase \
+	    -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null || status=1
+fi
+
+prove_rc=1
+if [ $status -eq 0 ]; then
+	prove --norc t/unit/*.t t/sql/*.t t/api/*.t t/docs/*.t
+	prove_rc=$?
+fi
+
+t/stack.sh stop "$HXB_TEST_STACK" >"$TMP/stack-stop.log" 2>&1 || true
+
+reports=$(find "$SAN" -type f -size +0 2>/dev/null | sort)
+if [ -n "$reports" ]; then
+	echo "make test: sanitizer reports:"
+	for f in $reports; do
+		echo "--- $f"
+		head -n 80 "$f"
+	done
+	echo "make test: logs kept in $TMP"
+	echo "Result: FAIL (sanitizer reports)"
+	exit 1
+fi
+if [ $status -ne 0 ] || [ $prove_rc -ne 0 ]; then
+	echo "make test: logs kept in $TMP" >&2
+	exit 1
+fi
+rm -rf "$TMP"
+exit 0
