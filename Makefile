@@ -20,14 +20,14 @@ PKGS		:= fcgi libpq hiredis libnats jansson libcrypto
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-CFLAGS		?= -O2 -g
-CFLAGS		+= -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-		   -Ishared $(PKG_CFLAGS) -MMD -MP
+OPT		?= -O2 -g
+override CFLAGS	:= $(OPT) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+		   -Ishared $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
 LDLIBS		+= $(PKG_LIBS) -lpthread
 ifneq ($(SAN),)
-CFLAGS		+= -fsanitize=address,undefined -fno-omit-frame-pointer \
+override CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=all
-LDFLAGS		+= -fsanitize=address,undefined
+override LDFLAGS += -fsanitize=address,undefined
 endif
 
 HANDLERS	:= $(basename $(notdir $(wildcard handlers/*.c)))
@@ -44,6 +44,7 @@ BENCH_BINS	:= $(B)/t/bench/hello
 
 .PHONY: all deps run stop restart-handler test test-build bench clean
 .SUFFIXES:
+.SECONDARY:
 
 all: $(HANDLER_BINS) $(JOB_BINS) $(BENCH_BINS)
 
@@ -74,7 +75,7 @@ $(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
 
 # The test build: everything, plus the unit tests, with sanitizers.
 test-build:
-	$(MAKE) B=build/asan SAN=1 CFLAGS="-O1 -g" all \
+	$(MAKE) B=build/asan SAN=1 OPT="-O1 -g" all \
 	    $(UNITS:%=build/asan/t/unit/%)
 
 deps:
