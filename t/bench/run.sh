@@ -1,0 +1,111 @@
+#!/bin/bash
+# make bench: wrk with 64 connections, in one run, against
+#   (a) the bare FastCGI hello program of t/bench/, with as many workers,
+#   (b) GET /api/v1/plans/{id},
+#   (c) an nginx `return 200`,
+# plus (b) with the plans catalog cache off, and a handler swap under load.
+# Prints requests/s and p99 for each and the ratio b/a, and records them in
+# docs/BENCHMARKS.md.  Settings: BENCH_SECONDS (10), WORKERS (4).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+SECS=${BENCH_SECONDS:-10}
+export WORKERS=${WORKERS:-4} BUILD=build STACK_BENCH=1
+
+taken=" "
+free_port() {
+	local p
+	for ((;;)); do
+		p=$((20000 + RANDOM % 30000))
+		case $taken in *" $p "*) continue ;; esac
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			taken+="$p "
+			echo "$p"
+			return
+		fi
+	done
+}
+export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
+export NATS_PORT=$(free_port)
+TMP=$(mktemp -d /tmp/hxb-bench.XXXXXX)
+STACK=$TMP/stack
+trap 't/stack.sh stop "$STACK" >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
+t/stack.sh start "$STACK" >"$TMP/start.log" 2>&1 || {
+	cat "$TMP/start.log" >&2
+	exit 1
+}
+URL=http://127.0.0.1:$PORT
+
+# run NAME PATH: wrk, then "rps p99_ms errors" into $TMP/NAME.
+run() {
+	local out=$TMP/$1.wrk
+	wrk -t2 -c64 -d2s "$URL$2" >/dev/null 2>&1	# warm-up
+	wrk -t2 -c64 -d"${SECS}s" --latency "$URL$2" >"$out" 2>&1
+	awk '
+	function ms(v) {
+		if (v ~ /us$/) return v / 1000
+		if (v ~ /ms$/) return v + 0
+		if (v ~ /s$/) return v * 1000
+		return v
+	}
+	/Requests\/sec/ { rps = $2 }
+	/^ +99%/ { p99 = ms($2) }
+	/Non-2xx/ { err += $NF }
+	/Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+	END { printf "%d %.2f %d\n", rps, p99, err }' "$out" >"$TMP/$1"
+}
+
+run hello /bench/hello
+run plans /api/v1/plans/free
+run static /bench/static
+# The same route reading PostgreSQL on every request.
+HXB_PLANS_CACHE_MS=0 t/stack.sh restart-handler "$STACK" plans 2>/dev/null
+run plans_nocache /api/v1/plans/free
+
+# A handler swap in the middle of a load: no request may fail.
+wrk -t2 -c64 -d8s "$URL/api/v1/plans/free" >"$TMP/swap.wrk" 2>&1 &
+wrk_pid=$!
+sleep 3
+t/stack.sh restart-handler "$STACK" plans 2>/dev/null
+wait $wrk_pid
+swap_total=$(sed -n 's/^ *\([0-9][0-9]*\) requests in.*/\1/p' "$TMP/swap.wrk")
+swap_failed=$(awk '/Non-2xx/ { e += $NF } /Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 } END { print e + 0 }' "$TMP/swap.wrk")
+
+read -r a_rps a_p99 a_err <"$TMP/hello"
+read -r b_rps b_p99 b_err <"$TMP/plans"
+read -r c_rps c_p99 c_err <"$TMP/static"
+read -r d_rps d_p99 d_err <"$TMP/plans_nocache"
+ratio=$(awk -v b="$b_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
+ratio_nc=$(awk -v b="$d_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+table=$(cat <<EOS
+Run of $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($cpu), $mem,
+$(uname -sr); wrk -t2 -c64 -d${SECS}s on the same machine; $WORKERS FastCGI
+workers per program; nginx $(nginx -v 2>&1 | sed 's|.*/||'), 2 nginx workers.
+
+| target | requests/s | p99 (ms) | errors |
+|---|---:|---:|---:|
+| (a) bare FastCGI hello, \`/bench/hello\` | $a_rps | $a_p99 | $a_err |
+| (b) \`GET /api/v1/plans/free\` | $b_rps | $b_p99 | $b_err |
+| (c) nginx \`return 200\`, \`/bench/static\` | $c_rps | $c_p99 | $c_err |
+| (b) with \`HXB_PLANS_CACHE_MS=0\` (PostgreSQL on every request) | $d_rps | $d_p99 | $d_err |
+
+**b/a = $ratio** (target >= 0.6); with the cache off b/a = $ratio_nc.
+
+\`make restart-handler H=plans\` under wrk -c64: $swap_failed failed of
+${swap_total:-?} requests.
+EOS
+)
+printf '%s\n' "$table"
+
+doc=docs/BENCHMARKS.md
+if grep -q '<!-- bench:start -->' "$doc" 2>/dev/null; then
+	awk -v t="$table" '
+	/<!-- bench:start -->/ { print; print t; skip = 1; next }
+	/<!-- bench:end -->/ { skip = 0 }
+	!skip' "$doc" >"$TMP/doc" && cat "$TMP/doc" >"$doc"
+	echo "bench: recorded in $doc"
+fi
