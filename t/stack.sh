@@ -410,6 +410,7 @@ EOS
 	    -e "s|@LOG@|$LOG|g" \
 	    -e "s|@RUN@|$RUN|g" \
 	    -e "s|@CONF@|$ROOT/nginx|g" \
+	    -e "s|@LISTEN@|127.0.0.1:$PORT|g" \
 	    -e "s|@PORT@|$PORT|g" \
 	    "$ROOT/nginx/nginx.conf.in" >"$DIR/nginx/nginx.conf"
 }
@@ -477,16 +478,23 @@ case $cmd in
 run)
 	start_all
 	banner
-	trap 'echo; say "stopping"; stop_all; exit 0' INT TERM
+	sleeper=
+	trap 'echo; say "stopping"; [ -z "$sleeper" ] || kill "$sleeper" \
+	    2>/dev/null; stop_all; exit 0' INT TERM HUP
 	while :; do
 		sleep 3600 &
-		wait $! || true
+		sleeper=$!
+		wait "$sleeper" || true
 	done
 	;;
 start)
 	start_all
 	;;
 stop)
+	if [ ! -s "$STATE" ]; then
+		say "no stack in $DIR; nothing to stop"
+		exit 0
+	fi
 	load_state
 	stop_all
 	;;
