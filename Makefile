@@ -81,21 +81,26 @@ test-build:
 deps:
 	@t/deps.sh
 
-run: deps all
+# Targets that may follow `deps` re-run make, so that pkg-config is asked
+# again once the -dev packages are there.
+run: deps
+	@$(MAKE) --no-print-directory all
 	@t/stack.sh run var
 
 stop:
 	@t/stack.sh stop var
 
-restart-handler: all
+restart-handler:
 	@test -n "$(H)" || { echo "usage: make restart-handler H=name" >&2; exit 2; }
+	@$(MAKE) --no-print-directory all
 	@t/stack.sh restart-handler var $(H)
 
 test: deps
 	@$(MAKE) --no-print-directory test-build >/dev/null
 	@t/run-tests.sh
 
-bench: deps all
+bench: deps
+	@$(MAKE) --no-print-directory all
 	@t/bench/run.sh
 
 clean:
