@@ -3,6 +3,7 @@
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -152,7 +153,7 @@ parse_int(const char *s, long long min, long long max, long long *out)
 	char		*end;
 	long long	 v;
 
-	if (*s == '\0' || *s == ' ' || *s == '\t' || *s == '+')
+	if (*s == '\0' || isspace((unsigned char)*s) || *s == '+')
 		return false;
 	errno = 0;
 	v = strtoll(s, &end, 10);

@@ -45,7 +45,7 @@ cursor_encode(long long key, const char *id, char out[CURSOR_MAX])
 int
 cursor_decode(const char *s, long long *key, char id[CURSOR_ID_MAX])
 {
-	char		 raw[CURSOR_MAX];
+	char		 raw[CURSOR_MAX], again[CURSOR_MAX];
 	size_t		 n = strlen(s), i, o = 0, k;
 	unsigned int	 v;
 	const char	*p;
@@ -79,6 +79,9 @@ cursor_decode(const char *s, long long *key, char id[CURSOR_ID_MAX])
 	for (p = dot + 1; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 			return -1;
+	/* Only the spelling we make: no "+5" or "05", no stray low bits. */
+	if (cursor_encode(*key, dot + 1, again) != 0 || strcmp(again, s) != 0)
+		return -1;
 	strcpy(id, dot + 1);
 	return 0;
 }

@@ -290,14 +290,14 @@ http_send(struct req *r, int status, const char *ctype, const char *body,
 	buf_addstr(&out, "\r\nX-Request-Id: ");
 	buf_addstr(&out, r->request_id);
 	buf_addstr(&out, "\r\n");
+	/* Dropped headers may have held the route's Cache-Control. */
+	if (r->headers.failed || !r->cache_control)
+		buf_addstr(&out, "Cache-Control: no-store\r\n");
 	if (r->headers.failed)
 		log_msg(&r->app->log, LOGL_ERROR, __func__, r->request_id,
 		    "response headers too long; extra headers dropped");
-	else {
-		if (!r->cache_control)
-			buf_addstr(&out, "Cache-Control: no-store\r\n");
+	else
 		buf_add(&out, buf_cstr(&r->headers), r->headers.len);
-	}
 	buf_addstr(&out, "\r\n");
 	if (r->method != HTTP_HEAD)
 		buf_add(&out, body, len);

@@ -3,6 +3,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -109,7 +110,10 @@ jsonw_double(struct jsonw *w, double v)
 		buf_add(w->b, "null", 4);
 		return;
 	}
-	n = snprintf(num, sizeof(num), "%.6g", v);
+	/* The shortest of %.15g and %.17g that reads back exactly. */
+	n = snprintf(num, sizeof(num), "%.15g", v);
+	if (strtod(num, NULL) != v)
+		n = snprintf(num, sizeof(num), "%.17g", v);
 	buf_add(w->b, num, (size_t)n);
 }
 

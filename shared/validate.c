@@ -1,6 +1,7 @@
 /*
  * validate: declarative field checks; see validate.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -230,8 +231,8 @@ check_query_value(const struct field *f, int i, const char *s,
 	case FIELD_INT:
 		errno = 0;
 		v = strtoll(s, &end, 10);
-		if (*s == '\0' || *s == ' ' || *s == '+' || *end != '\0' ||
-		    errno != 0) {
+		if (*s == '\0' || isspace((unsigned char)*s) || *s == '+' ||
+		    *end != '\0' || errno != 0) {
 			validate_error(errors, f->name, "must be an integer");
 			return 1;
 		}

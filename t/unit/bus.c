@@ -181,6 +181,11 @@ main(void)
 		cmocka_unit_test(test_publish_without_stream_fails),
 	};
 
+	/* cmocka reports skip() as "not ok"; skip the whole file instead. */
+	if (getenv("HXB_TEST_STACK") == NULL) {
+		printf("1..0 # SKIP no test stack (run make test)\n");
+		return 0;
+	}
 	cmocka_set_message_output(CM_OUTPUT_TAP);
 	return cmocka_run_group_tests_name("bus", tests, setup, teardown);
 }
