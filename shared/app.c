@@ -186,7 +186,8 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	struct epoll_event	 ev;
 	sigset_t		 block, orig;
 	int			 lfd, ep, n, rc, status = 0;
-	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
+				    SIGQUIT };
 	size_t			 i;
 
 	if (FCGX_Init() != 0) {
@@ -206,10 +207,8 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_BLOCK, &block, &orig);
-	sigdelset(&orig, SIGTERM);
-	sigdelset(&orig, SIGINT);
-	sigdelset(&orig, SIGHUP);
-	sigdelset(&orig, SIGUSR1);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigdelset(&orig, sigs[i]);
 
 	if (FCGX_InitRequest(&fr, lfd, 0) != 0) {
 		log_error(&app->log, "FCGX_InitRequest failed");

@@ -5,8 +5,9 @@
  *
  * Handlers call app_main() with their route table.  It answers
  * --print-config and --help, then serves FastCGI requests one at a time
- * with the reentrant libfcgi API until SIGTERM, SIGINT, SIGHUP or SIGUSR1
- * (multiwatch's graceful signal) asks it to stop.  Stopping is graceful: the
+ * with the reentrant libfcgi API until SIGTERM, SIGINT, SIGHUP, SIGQUIT or
+ * SIGUSR1 asks it to stop (Debian's multiwatch sends SIGQUIT whatever its
+ * -s option says).  Stopping is graceful: the
  * request in progress is finished, connections already queued on the
  * listening socket are served, then the process exits.
  *

@@ -50,6 +50,7 @@ fi
 
 if [ $status -eq 0 ]; then
 	# pgTAP lives only in the test database, never in a `make run` one.
+	PGOPTIONS='-c client_min_messages=warning' \
 	PGPASSWORD=$(cat "$HXB_TEST_STACK/secrets/pg_super") psql -X -q \
 	    -h "$HXB_TEST_STACK/run/pg" -p "$PG_PORT" -U postgres -d hexabase \
 	    -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null || status=1

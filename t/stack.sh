@@ -213,6 +213,7 @@ pg_stop() {
 }
 
 psql_super() {
+	PGOPTIONS='-c client_min_messages=warning' \
 	PGPASSWORD=$(cat "$SECRETS/pg_super") psql -X -q -v ON_ERROR_STOP=1 \
 	    -h "$RUN/pg" -p "$PG_PORT" -U postgres "$@"
 }
@@ -243,8 +244,6 @@ CREATE DATABASE hexabase OWNER hxb_owner;
 REVOKE ALL ON DATABASE hexabase FROM PUBLIC;
 GRANT CONNECT, TEMPORARY ON DATABASE hexabase TO hxb_app;
 EOS
-	psql_super -d hexabase -c 'CREATE EXTENSION IF NOT EXISTS pgtap' \
-	    >/dev/null 2>&1 || true
 }
 
 migrate() {

@@ -6,7 +6,7 @@
 S=$HXB_TEST_STACK
 . "$S/stack.env"
 super() {
-	PGPASSWORD=$(cat "$S/secrets/pg_super") psql -X -q -A -t \
+	PGOPTIONS='-c client_min_messages=warning' PGPASSWORD=$(cat "$S/secrets/pg_super") psql -X -q -A -t \
 	    -v ON_ERROR_STOP=1 -h "$RUN/pg" -p "$PG_PORT" -U postgres "$@"
 }
 db=hxb_migrate_test
