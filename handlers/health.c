@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "clock.h"
 
 static void	 get_healthz(struct req *);
 static void	 get_readyz(struct req *);
@@ -26,16 +27,6 @@ get_healthz(struct req *r)
 	http_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static double
-since_ms(const struct timespec *t0)
-{
-	struct timespec	 t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
-	    (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
-}
-
 /* Add {status, latency_ms[, error]} for one dependency; true if up. */
 static bool
 check_add(json_t *checks, const char *name, int rc, const char *errmsg,
@@ -44,7 +35,7 @@ check_add(json_t *checks, const char *name, int rc, const char *errmsg,
 	json_t	*c;
 
 	c = json_pack("{s:s, s:f}", "status", rc == 0 ? "up" : "down",
-	    "latency_ms", since_ms(t0));
+	    "latency_ms", clock_since_ms(t0));
 	if (rc != 0)
 		json_object_set_new(c, "error", json_string(errmsg));
 	json_object_set_new(checks, name, c);

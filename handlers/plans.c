@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "clock.h"
 #include "cursor.h"
 #include "jsonw.h"
 
@@ -132,15 +133,6 @@ plan_write(struct jsonw *w, const PGresult *res, int row)
 	jsonw_object_end(w);
 }
 
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The catalog, fresh enough; borrowed until the next call.  NULL when the
  * database cannot be read, after a problem has been sent.
@@ -152,7 +144,7 @@ catalog_get(struct req *r)
 	long long	 ttl = config_int(&r->app->cfg, CFG_PLANS_CACHE_MS);
 	PGresult	*res;
 
-	if (c->res != NULL && ttl > 0 && now_ms() - c->loaded_ms < ttl)
+	if (c->res != NULL && ttl > 0 && clock_ms() - c->loaded_ms < ttl)
 		return c->res;
 	if ((res = db_exec(&r->app->db, &stmt_catalog, NULL)) == NULL) {
 		if (r->app->db.err == DB_ERR_QUERY)
@@ -165,7 +157,7 @@ catalog_get(struct req *r)
 	}
 	PQclear(c->res);
 	c->res = res;
-	c->loaded_ms = now_ms();
+	c->loaded_ms = clock_ms();
 	return res;
 }
 

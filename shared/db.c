@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -18,15 +19,6 @@ enum db_kind {
 	DB_PARAMS,
 	DB_SCRIPT,
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 db_init(struct db *db, const struct config *cfg, const struct logger *log,
@@ -91,7 +83,7 @@ db_wait(struct db *db, bool for_write, long long deadline)
 	pfd.fd = PQsocket(db->conn);
 	pfd.events = for_write ? POLLOUT : POLLIN;
 	for (;;) {
-		left = deadline ? deadline - now_ms() : -1;
+		left = deadline ? deadline - clock_ms() : -1;
 		if (deadline && left <= 0)
 			return -1;
 		n = poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
@@ -296,9 +288,9 @@ db_do(struct db *db, enum db_kind kind, const struct db_stmt *st,
 
 	db->stmts++;
 	for (attempt = 0; attempt < 2; attempt++) {
-		deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+		deadline = timeout_ms > 0 ? clock_ms() + timeout_ms : 0;
 		if (db->conn == NULL) {
-			long long cdl = now_ms() + ctimeout;
+			long long cdl = clock_ms() + ctimeout;
 
 			if (deadline && deadline < cdl)
 				cdl = deadline;

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "app.h"
+#include "clock.h"
 #include "http.h"
 #include "jsonw.h"
 #include "log.h"
@@ -589,16 +590,6 @@ fail:
 	return -1;
 }
 
-static double
-elapsed_ms(const struct timespec *start)
-{
-	struct timespec	 now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
-	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
-}
-
 void
 http_serve(struct app *app, const struct route *routes, size_t nroutes,
     const struct http_io *io)
@@ -639,7 +630,7 @@ http_serve(struct app *app, const struct route *routes, size_t nroutes,
 	lr.method = r.method_str;
 	lr.path = r.path != NULL ? r.path : "";
 	lr.status = r.status;
-	lr.duration_ms = elapsed_ms(&r.start);
+	lr.duration_ms = clock_since_ms(&r.start);
 	log_request(&app->log, &lr);
 
 	app->req = NULL;

@@ -7,20 +7,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-# A free loopback TCP port, not one handed out earlier in this run.
-taken=" "
-free_port() {
-	local p
-	for ((;;)); do
-		p=$((20000 + RANDOM % 30000))
-		case $taken in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			taken+="$p "
-			echo "$p"
-			return
-		fi
-	done
-}
+. "$ROOT/t/lib/ports.sh"
 
 TMP=$(mktemp -d /tmp/hxb-test.XXXXXX)
 chmod 755 "$TMP"

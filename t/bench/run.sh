@@ -13,19 +13,7 @@ cd "$ROOT"
 SECS=${BENCH_SECONDS:-10}
 export WORKERS=${WORKERS:-4} BUILD=build STACK_BENCH=1
 
-taken=" "
-free_port() {
-	local p
-	for ((;;)); do
-		p=$((20000 + RANDOM % 30000))
-		case $taken in *" $p "*) continue ;; esac
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			taken+="$p "
-			echo "$p"
-			return
-		fi
-	done
-}
+. "$ROOT/t/lib/ports.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port)
 TMP=$(mktemp -d /tmp/hxb-bench.XXXXXX)
