@@ -261,6 +261,7 @@ migrate_apply(struct db *db, const struct migration *m)
 int
 main(int argc, char **argv)
 {
+	static const char *const flags[] = { "--status", NULL };
 	static struct migration m[MIGRATIONS_MAX];
 	struct app	 app;
 	int		 rc, n, i, newest, status = 1;
@@ -269,7 +270,7 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--status") == 0)
 			show = true;
-	rc = app_init(&app, "migrate", argc, argv, " [--status]");
+	rc = app_init(&app, "migrate", argc, argv, flags);
 	if (rc != 0) {
 		app_fini(&app);
 		return rc > 0 ? 0 : 2;

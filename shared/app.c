@@ -32,16 +32,27 @@ app_on_signal(int sig)
 }
 
 static void
-app_usage(const char *service, const char *extra, FILE *f)
+app_usage(const char *service, const char *const *flags, FILE *f)
 {
-	fprintf(f, "usage: %s [--print-config] [--listen PATH]%s\n"
-	    "Configuration comes from HXB_* environment variables; see "
-	    "docs/CONFIG.md.\n", service, extra != NULL ? extra : "");
+	fprintf(f, "usage: %s [--print-config] [--listen PATH]", service);
+	for (; flags != NULL && *flags != NULL; flags++)
+		fprintf(f, " [%s]", *flags);
+	fprintf(f, "\nConfiguration comes from HXB_* environment variables; "
+	    "see docs/CONFIG.md.\n");
+}
+
+static bool
+app_own_flag(const char *const *flags, const char *arg)
+{
+	for (; flags != NULL && *flags != NULL; flags++)
+		if (strcmp(*flags, arg) == 0)
+			return true;
+	return false;
 }
 
 int
 app_init(struct app *app, const char *service, int argc, char **argv,
-    const char *usage_extra)
+    const char *const *flags)
 {
 	struct buf	 err = BUF_INIT(64 * 1024);
 	enum log_level	 lvl = LOGL_INFO;
@@ -56,12 +67,12 @@ app_init(struct app *app, const char *service, int argc, char **argv,
 			app->listen = argv[++i];
 		else if (strcmp(argv[i], "--help") == 0 ||
 		    strcmp(argv[i], "-h") == 0) {
-			app_usage(service, usage_extra, stdout);
+			app_usage(service, flags, stdout);
 			return 1;
-		} else if (usage_extra == NULL) {
+		} else if (!app_own_flag(flags, argv[i])) {
 			fprintf(stderr, "%s: unknown argument: %s\n", service,
 			    argv[i]);
-			app_usage(service, usage_extra, stderr);
+			app_usage(service, flags, stderr);
 			return -1;
 		}
 	}

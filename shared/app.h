@@ -40,13 +40,15 @@ struct app {
 };
 
 /*
- * Read the command line and the configuration.  Returns 0 to go on, 1 when
- * the program has done what was asked (--help, --print-config) and should
- * exit 0, or -1 after printing what is wrong (exit 2).  The app must be
- * released with app_fini() in every case.
+ * Read the command line and the configuration.  `flags` (NULL, or a
+ * NULL-terminated list such as { "--status", NULL }) names the program's
+ * own flags, which are left for it to read; any other argument is an
+ * error.  Returns 0 to go on, 1 when the program has done what was asked
+ * (--help, --print-config) and should exit 0, or -1 after printing what is
+ * wrong (exit 2).  The app must be released with app_fini() in every case.
  */
 int	 app_init(struct app *, const char *service, int argc, char **argv,
-	    const char *usage_extra);
+	    const char *const *flags);
 void	 app_fini(struct app *);
 
 /* Serve FastCGI until asked to stop.  Returns the exit status. */
