@@ -538,12 +538,12 @@ http_prepare(struct req *r, const struct route *routes, size_t nroutes)
 		    "than %d bytes", HTTP_PATH_MAX);
 		return -1;
 	}
-	for (i = 0; i < plen; i++)
+	for (i = 0; uri[i] != '\0'; i++)
 		if ((unsigned char)uri[i] <= 0x20 ||
 		    (unsigned char)uri[i] >= 0x7f) {
-			http_problem(r, PROBLEM_BAD_REQUEST, "the path must be "
+			http_problemf(r, PROBLEM_BAD_REQUEST, "the %s must be "
 			    "printable ASCII; percent-encode other bytes",
-			    NULL);
+			    i < plen ? "path" : "query string");
 			return -1;
 		}
 	if ((r->path = strndup(uri, plen)) == NULL) {

@@ -22,6 +22,10 @@ http GET "/api/v1/plans/$(printf '\xc3\xa9')"
 like "$STATUS" '^4' "raw non-ASCII byte in the path: 4xx"
 is "$CTYPE" "application/problem+json" "raw non-ASCII byte: problem+json"
 
+http GET "/api/v1/plans?limit=$(printf '\xc3\xa9')"
+is_problem 400 "raw non-ASCII byte in the query: 400"
+like "$(jqb .detail)" "query string must be printable ASCII" "and says where"
+
 long=$(head -c 3000 /dev/zero | tr '\0' a)
 http GET "/api/v1/plans/$long"
 is_problem 414 "a 3000-byte path: 414 problem"
