@@ -16,7 +16,7 @@ SHELL		:= /bin/bash
 B		?= build
 SAN		?=
 CC		?= cc
-PKGS		:= fcgi libpq hiredis libnats jansson libcrypto
+PKGS		:= fcgi libpq hiredis libnats jansson libcrypto libcurl
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

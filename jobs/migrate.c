@@ -24,6 +24,8 @@
 #include <openssl/evp.h>
 
 #include "app.h"
+#include "crypto.h"
+#include "keys.h"
 #include "config.h"
 
 #define MIGRATIONS_MAX	1000
@@ -258,6 +260,56 @@ migrate_apply(struct db *db, const struct migration *m)
 	return 0;
 }
 
+/*
+ * The first signing key.  Tokens cannot be issued without an active key,
+ * so the runner creates one, sealed under HXB_MASTER_KEY, when there is
+ * none; jobs/rotate-keys replaces it later.  Without a master key it only
+ * says so: such a deployment cannot sign anything.
+ */
+static int
+ensure_signing_key(struct app *app)
+{
+	unsigned char	 master[CRYPTO_KEY_LEN];
+	const char	*mk = config_str(&app->cfg, CFG_MASTER_KEY);
+	char		 kid[KID_MAX];
+	PGresult	*res;
+	int		 have, rc = -1;
+
+	res = db_query(&app->db, "SELECT count(*) FROM signing_keys "
+	    "WHERE state = 'active'", 0, NULL);
+	if (res == NULL) {
+		fprintf(stderr, "migrate: %s\n", app->db.errmsg);
+		return -1;
+	}
+	have = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (have > 0)
+		return 0;
+	if (mk == NULL) {
+		fprintf(stderr, "migrate: no active signing key, and "
+		    "HXB_MASTER_KEY is not set to create one; nothing can "
+		    "sign tokens yet\n");
+		return 0;
+	}
+	if (crypto_parse_key(mk, master) != 0) {
+		fprintf(stderr, "migrate: HXB_MASTER_KEY must be 64 hex digits "
+		    "or base64 of 32 bytes\n");
+		return -1;
+	}
+	if (db_begin(&app->db) == 0 &&
+	    key_create(&app->db, &app->log, master, KEY_ACTIVE, kid) == 0 &&
+	    db_commit(&app->db) == 0) {
+		printf("migrate: created signing key %s\n", kid);
+		rc = 0;
+	} else {
+		db_rollback(&app->db);
+		fprintf(stderr, "migrate: cannot create the signing key: %s\n",
+		    app->db.errmsg);
+	}
+	OPENSSL_cleanse(master, sizeof(master));
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -303,6 +355,8 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		if (!m[i].applied && migrate_apply(&app.db, &m[i]) != 0)
 			goto out_free;
+	if (ensure_signing_key(&app) != 0)
+		goto out_free;
 	status = 0;
 out_free:
 	for (i = 0; i < n; i++) {

@@ -106,6 +106,7 @@ app_fini(struct app *app)
 	db_close(&app->db);
 	redis_close(&app->redis);
 	bus_close(&app->bus);
+	keyring_free(&app->keys);
 	config_free(&app->cfg);
 }
 

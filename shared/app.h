@@ -23,6 +23,7 @@
 #include "db.h"
 #include "http.h"
 #include "id.h"
+#include "keys.h"
 #include "log.h"
 #include "redis.h"
 
@@ -34,6 +35,7 @@ struct app {
 	struct redis	 redis;
 	struct bus	 bus;
 	struct id_gen	 ids;
+	struct keyring	 keys;		/* signing keys, loaded on use */
 	struct req	*req;		/* the request being served, or NULL */
 	const char	*listen;	/* --listen PATH, or NULL for fd 0 */
 	void		*arg;		/* the program's own state */

@@ -64,6 +64,49 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    false, false, 0, 3600000, NULL,
 	    "how long a plans worker reuses the catalog it read; 0 reads "
 	    "it on every request" },
+	[CFG_PUBLIC_URL] = { "HXB_PUBLIC_URL", CFG_STRING,
+	    "http://127.0.0.1:8080", false, false, 0, 0, NULL,
+	    "external base URL of the API; IdP redirect URIs are built on it" },
+	[CFG_UI_URL] = { "HXB_UI_URL", CFG_STRING, "/", false, false, 0, 0,
+	    NULL, "where a browser lands after sign-in without redirect_to" },
+	[CFG_ISSUER] = { "HXB_ISSUER", CFG_STRING, "https://127.0.0.1:8443",
+	    false, false, 0, 0, NULL,
+	    "the iss of every token Hexabase signs (an https URL)" },
+	[CFG_MASTER_KEY] = { "HXB_MASTER_KEY", CFG_STRING, NULL, false, true,
+	    0, 0, NULL, "32-byte key (64 hex digits or base64) sealing "
+	    "private signing keys with AES-256-GCM (or HXB_MASTER_KEY_FILE)" },
+	[CFG_ACCESS_TOKEN_TTL_S] = { "HXB_ACCESS_TOKEN_TTL_S", CFG_INT, "900",
+	    false, false, 60, 3600, NULL, "lifetime of an access token" },
+	[CFG_REFRESH_TOKEN_TTL_S] = { "HXB_REFRESH_TOKEN_TTL_S", CFG_INT,
+	    "1209600", false, false, 300, 31536000, NULL,
+	    "idle lifetime of a refresh token; each refresh starts it again" },
+	[CFG_SESSION_TTL_S] = { "HXB_SESSION_TTL_S", CFG_INT, "2592000",
+	    false, false, 300, 31536000, NULL,
+	    "absolute lifetime of a session, however often it is refreshed" },
+	[CFG_CLOCK_SKEW_S] = { "HXB_CLOCK_SKEW_S", CFG_INT, "60", false,
+	    false, 0, 300, NULL,
+	    "clock skew allowed when checking exp, iat and nbf" },
+	[CFG_KEYS_REFRESH_MS] = { "HXB_KEYS_REFRESH_MS", CFG_INT, "30000",
+	    false, false, 100, 3600000, NULL,
+	    "how often a process re-reads the signing keys from PostgreSQL" },
+	[CFG_DEV_MODE] = { "HXB_DEV_MODE", CFG_BOOL, "false", false, false,
+	    0, 0, NULL, "development: the refresh cookie is sent without "
+	    "Secure, so it works over plain http on loopback" },
+	[CFG_TLS_CA_FILE] = { "HXB_TLS_CA_FILE", CFG_STRING, NULL, false,
+	    false, 0, 0, NULL, "CA bundle for outgoing TLS (IdPs); unset uses "
+	    "the system bundle.  Verification is always on" },
+	[CFG_HTTP_TIMEOUT_MS] = { "HXB_HTTP_TIMEOUT_MS", CFG_INT, "5000",
+	    false, false, 100, 60000, NULL,
+	    "deadline of one outgoing HTTP call (IdP discovery, tokens, APIs)" },
+	[CFG_AUTH_RATE_LIMIT] = { "HXB_AUTH_RATE_LIMIT", CFG_INT, "60", false,
+	    false, 0, 1000000, NULL, "sign-in requests (login, callback, "
+	    "refresh) per client IP per window; 0 turns the limit off" },
+	[CFG_AUTH_SESSION_RATE_LIMIT] = { "HXB_AUTH_SESSION_RATE_LIMIT",
+	    CFG_INT, "6000", false, false, 0, 100000000, NULL,
+	    "other /auth requests (me, sessions, logout) per client IP per "
+	    "window; 0 turns the limit off" },
+	[CFG_AUTH_RATE_WINDOW_S] = { "HXB_AUTH_RATE_WINDOW_S", CFG_INT, "60",
+	    false, false, 1, 3600, NULL, "the rate-limit window" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {

@@ -49,6 +49,14 @@ static const struct {
 	[PROBLEM_UNSUPPORTED_MEDIA_TYPE] = { 415, "unsupported-media-type",
 	    "Unsupported media type" },
 	[PROBLEM_CONFLICT] = { 409, "conflict", "Conflict" },
+	[PROBLEM_UNAUTHORIZED] = { 401, "unauthorized",
+	    "Authentication required" },
+	[PROBLEM_FORBIDDEN] = { 403, "forbidden", "Forbidden" },
+	[PROBLEM_GONE] = { 410, "gone", "Gone" },
+	[PROBLEM_RATE_LIMITED] = { 429, "rate-limited", "Too many requests" },
+	[PROBLEM_SIGNIN_FAILED] = { 400, "signin-failed", "Sign-in failed" },
+	[PROBLEM_BAD_GATEWAY] = { 502, "bad-gateway",
+	    "An upstream service failed" },
 	[PROBLEM_UNAVAILABLE] = { 503, "service-unavailable",
 	    "Service unavailable" },
 	[PROBLEM_INTERNAL] = { 500, "internal-error",
@@ -63,6 +71,7 @@ reason_phrase(int status)
 	case 201: return "Created";
 	case 202: return "Accepted";
 	case 204: return "No Content";
+	case 302: return "Found";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
@@ -341,6 +350,15 @@ void
 http_problem(struct req *r, enum problem p, const char *detail,
     json_t *errors)
 {
+	http_problem_ext(r, p, detail, errors, NULL);
+}
+
+void
+http_problem_ext(struct req *r, enum problem p, const char *detail,
+    json_t *errors, json_t *ext)
+{
+	const char	*k;
+	json_t		*v;
 	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
 	struct jsonw	 w;
 	char		 type[128];
@@ -364,8 +382,14 @@ http_problem(struct req *r, enum problem p, const char *detail,
 		jsonw_array(&w);
 		jsonw_array_end(&w);
 	}
+	if (json_is_object(ext))
+		json_object_foreach(ext, k, v) {
+			jsonw_key(&w, k);
+			jsonw_value(&w, v);
+		}
 	jsonw_object_end(&w);
 	json_decref(errors);
+	json_decref(ext);
 	if (b.failed)
 		http_send(r, 500, "application/problem+json",
 		    "{\"status\":500}", 14);
@@ -385,6 +409,68 @@ http_problemf(struct req *r, enum problem p, const char *fmt, ...)
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	http_problem(r, p, detail, NULL);
+}
+
+void
+http_no_content(struct req *r)
+{
+	http_send(r, 204, "text/plain; charset=utf-8", "", 0);
+}
+
+void
+http_redirect(struct req *r, const char *location)
+{
+	http_header(r, "Location", location);
+	http_send(r, 302, "text/plain; charset=utf-8", "", 0);
+}
+
+const char *
+http_env(const struct req *r, const char *name)
+{
+	return r->io->param(r->io->ctx, name);
+}
+
+int
+http_cookie(const struct req *r, const char *name, char *out, size_t outsz)
+{
+	const char	*h, *p, *v, *end;
+	size_t		 n = strlen(name), len;
+
+	if ((h = http_env(r, "HTTP_COOKIE")) == NULL)
+		return -1;
+	/* RFC 6265 section 5.4: "name=value" pairs separated by "; ". */
+	for (p = h; *p != '\0'; p = end + (*end != '\0')) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if ((end = strchr(p, ';')) == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 &&
+		    p[n] == '=') {
+			v = p + n + 1;
+			len = (size_t)(end - v);
+			while (len > 0 && (v[len - 1] == ' ' ||
+			    v[len - 1] == '\t'))
+				len--;
+			if (len >= outsz)
+				return -1;
+			memcpy(out, v, len);
+			out[len] = '\0';
+			return 0;
+		}
+	}
+	return -1;
+}
+
+bool
+http_wants_json(const struct req *r)
+{
+	const char	*a = http_env(r, "HTTP_ACCEPT");
+	const char	*j, *h;
+
+	if (a == NULL || (j = strstr(a, "application/json")) == NULL)
+		return false;
+	h = strstr(a, "text/html");
+	return h == NULL || j < h;
 }
 
 /* nginx's $request_id is 32 hex digits; accept a safe superset. */

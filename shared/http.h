@@ -90,6 +90,12 @@ enum problem {
 	PROBLEM_URI_TOO_LONG,
 	PROBLEM_UNSUPPORTED_MEDIA_TYPE,
 	PROBLEM_CONFLICT,
+	PROBLEM_UNAUTHORIZED,
+	PROBLEM_FORBIDDEN,
+	PROBLEM_GONE,
+	PROBLEM_RATE_LIMITED,
+	PROBLEM_SIGNIN_FAILED,
+	PROBLEM_BAD_GATEWAY,
 	PROBLEM_UNAVAILABLE,
 	PROBLEM_INTERNAL,
 	PROBLEM__MAX
@@ -160,6 +166,28 @@ void		 http_json_buf(struct req *, int status, struct buf *body);
 /* Send an RFC 9457 problem.  Steals `errors` (a JSON array or NULL). */
 void		 http_problem(struct req *, enum problem, const char *detail,
 		    json_t *errors);
+/* The same with extension members (a JSON object or NULL, stolen). */
+void		 http_problem_ext(struct req *, enum problem, const char *detail,
+		    json_t *errors, json_t *ext);
+
+/* Answer 204 No Content. */
+void		 http_no_content(struct req *);
+
+/* Answer 302 Found to `location` (already a valid URI reference). */
+void		 http_redirect(struct req *, const char *location);
+
+/* A CGI variable of the request (e.g. "HTTP_ACCEPT"), borrowed, or NULL. */
+const char	*http_env(const struct req *, const char *name);
+
+/*
+ * The value of cookie `name` from the Cookie header, copied into out
+ * (size outsz).  Returns 0, or -1 if absent or too long.
+ */
+int		 http_cookie(const struct req *, const char *name, char *out,
+		    size_t outsz);
+
+/* True if the Accept header asks for JSON ahead of HTML. */
+bool		 http_wants_json(const struct req *);
 void		 http_problemf(struct req *, enum problem, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 

@@ -19,6 +19,7 @@ static const char *const prefixes[ID__MAX] = {
 	[ID_ROLE] = "role-",
 	[ID_USR] = "hxb-usr-",
 	[ID_TASK] = "task-",
+	[ID_SES] = "ses-",
 };
 
 const char *

@@ -21,6 +21,7 @@ enum id_kind {
 	ID_ROLE,
 	ID_USR,
 	ID_TASK,
+	ID_SES,
 	ID__MAX
 };
 

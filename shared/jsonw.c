@@ -178,6 +178,13 @@ jsonw_value(struct jsonw *w, const json_t *v)
 }
 
 void
+jsonw_raw(struct jsonw *w, const char *json)
+{
+	jsonw_sep(w);
+	buf_addstr(w->b, json);
+}
+
+void
 jsonw_kv_string(struct jsonw *w, const char *k, const char *v)
 {
 	jsonw_key(w, k);

@@ -43,6 +43,8 @@ void	 jsonw_null(struct jsonw *);
 void	 jsonw_value(struct jsonw *, const json_t *);
 
 /* key + value in one call. */
+/* A value already serialized as JSON by a trusted producer (PostgreSQL). */
+void	 jsonw_raw(struct jsonw *, const char *json);
 void	 jsonw_kv_string(struct jsonw *, const char *, const char *);
 void	 jsonw_kv_int(struct jsonw *, const char *, long long);
 void	 jsonw_kv_bool(struct jsonw *, const char *, bool);

@@ -265,8 +265,10 @@ validate_query(const struct field *fields, const struct query *q,
 
 	memset(out, 0, sizeof(*out));
 	out->fields = fields;
+	/* A field named "*" lets parameters nobody declared through. */
 	for (k = 0; k < q->n; k++)
-		if (validate_index(fields, q->p[k].key) < 0) {
+		if (validate_index(fields, q->p[k].key) < 0 &&
+		    validate_index(fields, "*") < 0) {
 			validate_error(errors, q->p[k].key,
 			    "is not a known query parameter");
 			nerr++;

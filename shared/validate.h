@@ -3,7 +3,9 @@
  * validated keys.  A route declares its JSON body fields and its query
  * parameters as `struct field` tables ending in { NULL }; the validator
  * checks type, presence, length or range and pattern, rejects anything not
- * declared, and reports every problem as {field, message}.
+ * declared, and reports every problem as {field, message}.  A query table
+ * may end with a field named "*" to ignore undeclared parameters, for
+ * callbacks whose parameters a third party decides.
  *
  * Handlers read only the validated values through struct valid.
  *

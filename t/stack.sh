@@ -14,9 +14,15 @@
 #   stack.sh env DIR              print the environment handlers get
 #
 # Settings (environment): PORT (8080), PG_PORT (55432), REDIS_PORT (56379),
-# NATS_PORT (54222), WORKERS (4 per handler), NGINX_WORKERS (2),
+# NATS_PORT (54222), IDP_PORT (55443, the development identity provider),
+# GITHUB_PORT (the GitHub stand-in; only with STACK_PEERS=test),
+# WORKERS (4 per handler), NGINX_WORKERS (2),
+# NGINX_AUTH_RATE (10r/s) and NGINX_AUTH_BURST (20): nginx's sign-in limit,
 # BUILD (build), STACK_BENCH (1 adds the benchmark locations),
-# STACK_FAST (1: PostgreSQL without fsync, for throwaway test stacks).
+# STACK_FAST (1: PostgreSQL without fsync, for throwaway test stacks),
+# STACK_PEERS (dev: the development IdP "dev"; test: also its test controls
+# and a GitHub stand-in registered as "github"),
+# STACK_ENV_FILE (a file of extra HXB_* lines every handler gets).
 set -eEuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,8 +36,14 @@ PORT=${PORT:-8080}
 PG_PORT=${PG_PORT:-55432}
 REDIS_PORT=${REDIS_PORT:-56379}
 NATS_PORT=${NATS_PORT:-54222}
+IDP_PORT=${IDP_PORT:-55443}
+GITHUB_PORT=${GITHUB_PORT:-55444}
 WORKERS=${WORKERS:-4}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
+NGINX_AUTH_RATE=${NGINX_AUTH_RATE:-10r/s}
+NGINX_AUTH_BURST=${NGINX_AUTH_BURST:-20}
+STACK_PEERS=${STACK_PEERS:-dev}
+STACK_ENV_FILE=${STACK_ENV_FILE:-}
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 STACK_BENCH=${STACK_BENCH:-0}
@@ -39,6 +51,7 @@ STACK_FAST=${STACK_FAST:-0}
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 
 SECRETS=$DIR/secrets
+TLS=$DIR/tls
 LOG=$DIR/log
 PIDS=$DIR/pids
 STATE=$DIR/stack.env
@@ -111,7 +124,7 @@ stop_pid() {
 
 layout() {
 	mkdir -p "$SECRETS" "$LOG" "$PIDS" "$DIR/redis" "$DIR/nats" \
-	    "$DIR/nginx"
+	    "$DIR/nginx" "$DIR/idp"
 	chmod 700 "$SECRETS"
 	# The run directory holds sockets for nginx's workers and PostgreSQL
 	# owned by other users, so it must be reachable by them.  If DIR sits
@@ -150,7 +163,17 @@ BUILD=$BUILD
 RUN=$RUN
 PGDATA=$PGDATA
 STACK_BENCH=$STACK_BENCH
+IDP_PORT=$IDP_PORT
+GITHUB_PORT=$GITHUB_PORT
+NGINX_AUTH_RATE=$NGINX_AUTH_RATE
+NGINX_AUTH_BURST=$NGINX_AUTH_BURST
+STACK_PEERS=$STACK_PEERS
 EOS
+	if [ -n "$STACK_ENV_FILE" ]; then
+		cp "$STACK_ENV_FILE" "$DIR/extra.env"
+	else
+		: >"$DIR/extra.env"
+	fi
 }
 
 load_state() {
@@ -169,7 +192,26 @@ HXB_REDIS_PASSWORD_FILE=$SECRETS/redis
 HXB_NATS_URL=nats://127.0.0.1:$NATS_PORT
 HXB_NATS_TOKEN_FILE=$SECRETS/nats
 HXB_MIGRATIONS_DIR=$ROOT/sql
+HXB_MASTER_KEY_FILE=$SECRETS/master_key
+HXB_PUBLIC_URL=http://127.0.0.1:$PORT
+HXB_DEV_MODE=true
+HXB_TLS_CA_FILE=$TLS/ca.crt
+HXB_IDP_DEV_KIND=oidc
+HXB_IDP_DEV_ISSUER=https://127.0.0.1:$IDP_PORT
+HXB_IDP_DEV_CLIENT_ID=hexabase-dev
+HXB_IDP_DEV_CLIENT_SECRET_FILE=$SECRETS/idp_dev_client
 EOS
+	if [ "$STACK_PEERS" = test ]; then
+		cat <<EOS
+HXB_IDP_GITHUB_KIND=github
+HXB_IDP_GITHUB_CLIENT_ID=hexabase-gh
+HXB_IDP_GITHUB_CLIENT_SECRET_FILE=$SECRETS/idp_github_client
+HXB_IDP_GITHUB_AUTH_URL=https://127.0.0.1:$GITHUB_PORT/login/oauth/authorize
+HXB_IDP_GITHUB_TOKEN_URL=https://127.0.0.1:$GITHUB_PORT/login/oauth/access_token
+HXB_IDP_GITHUB_API_URL=https://127.0.0.1:$GITHUB_PORT
+EOS
+	fi
+	[ ! -s "$DIR/extra.env" ] || grep -E '^HXB_[A-Z0-9_]+=' "$DIR/extra.env"
 }
 
 # --- PostgreSQL -----------------------------------------------------------
@@ -250,6 +292,7 @@ migrate() {
 	env HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner" \
 	    HXB_DATABASE_PASSWORD_FILE="$SECRETS/pg_owner" \
 	    HXB_MIGRATIONS_DIR="$ROOT/sql" \
+	    HXB_MASTER_KEY_FILE="$(secret master_key)" \
 	    "$BUILD/jobs/migrate" 2>>"$LOG/migrate.log" >&2 || {
 		tail -n 20 "$LOG/migrate.log" >&2
 		die "migrations failed"
@@ -304,6 +347,49 @@ EOS
 }
 
 nats_stop() { stop_pid nats TERM; }
+
+# --- identity providers ------------------------------------------------------
+#
+# The development IdP is a real OpenID Provider (the npm package
+# oidc-provider, t/peers/idp.mjs) over HTTPS with a development CA, so that
+# sign-in runs the same code path as in production.  Its client secret is a
+# stack secret.  Test stacks add its test controls and the GitHub stand-in.
+
+peers_start() {
+	local pw gh tc=()
+	"$ROOT/t/tls.sh" "$TLS"
+	"$ROOT/t/peers/install.sh" || die "cannot install the test peers (npm)"
+	pw=$(cat "$(secret idp_dev_client)")
+	(umask 077; cat >"$DIR/idp/clients.json" <<EOS
+[{"client_id": "hexabase-dev", "client_secret": "$pw",
+  "redirect_uris": ["http://127.0.0.1:$PORT/auth/callback/dev"]}]
+EOS
+	)
+	[ "$STACK_PEERS" = test ] && tc=(--test-controls)
+	setsid node "$ROOT/t/peers/idp.mjs" --port "$IDP_PORT" \
+	    --cert "$TLS/server.crt" --key "$TLS/server.key" \
+	    --clients "$DIR/idp/clients.json" --jwks "$DIR/idp/jwks.json" \
+	    "${tc[@]}" </dev/null >>"$LOG/idp.log" 2>&1 &
+	echo $! >"$PIDS/idp.pid"
+	if [ "$STACK_PEERS" = test ]; then
+		gh=$(cat "$(secret idp_github_client)")
+		setsid env GH_CLIENT_SECRET="$gh" node "$ROOT/t/peers/github.mjs" \
+		    --port "$GITHUB_PORT" --cert "$TLS/server.crt" \
+		    --key "$TLS/server.key" --client-id hexabase-gh \
+		    --redirect-prefix "http://127.0.0.1:$PORT/auth/callback/github" \
+		    </dev/null >>"$LOG/github.log" 2>&1 &
+		echo $! >"$PIDS/github.pid"
+		wait_for "GitHub stand-in" 30 port_open "$GITHUB_PORT" ||
+		    die "see $LOG/github.log"
+	fi
+	wait_for "development IdP" 30 port_open "$IDP_PORT" ||
+	    die "see $LOG/idp.log"
+}
+
+peers_stop() {
+	stop_pid github TERM
+	stop_pid idp TERM
+}
 
 # --- handlers --------------------------------------------------------------
 
@@ -411,6 +497,8 @@ EOS
 	    -e "s|@CONF@|$ROOT/nginx|g" \
 	    -e "s|@LISTEN@|127.0.0.1:$PORT|g" \
 	    -e "s|@PORT@|$PORT|g" \
+	    -e "s|@AUTH_RATE@|$NGINX_AUTH_RATE|g" \
+	    -e "s|@AUTH_BURST@|$NGINX_AUTH_BURST|g" \
 	    "$ROOT/nginx/nginx.conf.in" >"$DIR/nginx/nginx.conf"
 }
 
@@ -443,6 +531,7 @@ start_all() {
 	migrate
 	redis_start
 	nats_start
+	peers_start
 	handlers_start
 	nginx_start
 	trap - EXIT
@@ -451,6 +540,7 @@ start_all() {
 stop_all() {
 	nginx_stop
 	handlers_stop
+	peers_stop
 	nats_stop
 	redis_stop
 	pg_stop
@@ -465,8 +555,10 @@ Hexabase control plane: http://127.0.0.1:$PORT
   PostgreSQL  127.0.0.1:$PG_PORT and $RUN/pg   data $PGDATA
   Redis       127.0.0.1:$REDIS_PORT and $RUN/redis.sock
   NATS        nats://127.0.0.1:$NATS_PORT (JetStream in $DIR/nats)
+  dev IdP     https://127.0.0.1:$IDP_PORT (any login and password; CA $TLS/ca.crt)
   secrets     $SECRETS
   try         curl -s 127.0.0.1:$PORT/readyz
+  sign in     open http://127.0.0.1:$PORT/auth/login/dev in a browser, or see README
   swap one    make restart-handler H=plans
   stop        Ctrl-C, or make stop
 

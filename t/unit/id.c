@@ -26,6 +26,7 @@ static const char *const want_prefix[ID__MAX] = {
 	[ID_ROLE] = "role-",
 	[ID_USR] = "hxb-usr-",
 	[ID_TASK] = "task-",
+	[ID_SES] = "ses-",
 };
 
 /* An RFC 1123 label of [a-z0-9-], at most 63, from a letter, not to a dash. */

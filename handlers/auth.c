@@ -1,0 +1,1294 @@
+/*
+ * auth: sign-in through external identity providers, and sessions.
+ *
+ *   GET    /auth/providers			the configured providers
+ *   POST   /auth/login/{provider}		{redirect_to?} -> {auth_url, state}
+ *   GET    /auth/login/{provider}?redirect_to	302 to the provider
+ *   GET    /auth/callback/{provider}?code&state
+ *					user, session, refresh cookie; 302 to
+ *					redirect_to or HXB_UI_URL, or JSON
+ *   POST   /auth/refresh			{refresh_token?} or the cookie
+ *   POST   /auth/logout			ends this session
+ *   GET    /auth/me				who am I, and my organizations
+ *   GET    /auth/sessions			my live sessions
+ *   DELETE /auth/sessions/{sessionId}		end one of them
+ *   POST   /auth/sessions/revoke-all		{keep_current?} end all
+ *
+ * There are no passwords and no other way in.  A sign-in keeps its state,
+ * nonce and PKCE verifier in Redis for ten minutes under a random state
+ * that is taken (GETDEL) exactly once.  A session hands out an access
+ * token (see shared/auth.h) and a refresh token: 256 random bits, stored
+ * only as a SHA-256 hash, rotated on every use; presenting a rotated one
+ * again revokes the whole session.  Every sign-in, failure, reuse, logout
+ * and revocation is written to audit_log.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "audit.h"
+#include "auth.h"
+#include "buf.h"
+#include "crypto.h"
+#include "cursor.h"
+#include "httpc.h"
+#include "idp.h"
+#include "jsonw.h"
+#include "log.h"
+#include "ratelimit.h"
+
+#define LOGIN_TTL_S	600
+#define REDIRECT_MAX	1024
+#define RANDOM_LEN	32		/* bytes: 256 bits */
+#define B64_RANDOM	43		/* base64url of RANDOM_LEN */
+#define RT_PREFIX	"hxbrt_"
+#define RT_LEN		(sizeof(RT_PREFIX) - 1 + B64_RANDOM)
+#define COOKIE_NAME	"hxb_refresh"
+
+struct state {
+	struct idp_set	 idps;
+};
+
+static struct idp_set *
+idps(struct req *r)
+{
+	return &((struct state *)r->app->arg)->idps;
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+static void	 list_providers(struct req *);
+static void	 login_post(struct req *);
+static void	 login_get(struct req *);
+static void	 callback(struct req *);
+static void	 refresh(struct req *);
+static void	 logout(struct req *);
+static void	 me(struct req *);
+static void	 list_sessions(struct req *);
+static void	 delete_session(struct req *);
+static void	 revoke_all(struct req *);
+
+static const struct field login_body[] = {
+	{ "redirect_to", FIELD_STRING, false, true, 1, REDIRECT_MAX, NULL,
+	    NULL },
+	{ NULL },
+};
+
+static const struct field login_query[] = {
+	{ "redirect_to", FIELD_STRING, false, false, 1, REDIRECT_MAX, NULL,
+	    NULL },
+	{ NULL },
+};
+
+enum cb_field { CB_CODE, CB_STATE, CB_ERROR, CB_ERROR_DESC, CB_ANY };
+
+static const struct field callback_query[] = {
+	[CB_CODE] = { "code", FIELD_STRING, false, false, 1, 2048, NULL,
+	    NULL },
+	[CB_STATE] = { "state", FIELD_STRING, false, false, 1, 256, NULL,
+	    NULL },
+	[CB_ERROR] = { "error", FIELD_STRING, false, false, 1, 64,
+	    "[A-Za-z0-9_.-]+", "an OAuth error code" },
+	[CB_ERROR_DESC] = { "error_description", FIELD_STRING, false, false,
+	    0, 1024, NULL, NULL },
+	/* Providers add their own (iss, scope, session_state, hd...). */
+	[CB_ANY] = { "*", FIELD_STRING, false, false, 0, 0, NULL, NULL },
+	{ NULL },
+};
+
+static const struct field refresh_body[] = {
+	{ "refresh_token", FIELD_STRING, false, false, 1, 128, NULL, NULL },
+	{ NULL },
+};
+
+static const struct field revoke_all_body[] = {
+	{ "keep_current", FIELD_BOOL, false, false, 0, 0, NULL, NULL },
+	{ NULL },
+};
+
+enum list_field { LIST_LIMIT, LIST_CURSOR };
+
+static const struct field list_query[] = {
+	[LIST_LIMIT] = { "limit", FIELD_INT, false, false, 1, 100, NULL,
+	    NULL },
+	[LIST_CURSOR] = { "cursor", FIELD_STRING, false, false, 1,
+	    CURSOR_MAX - 1, "[A-Za-z0-9_-]+",
+	    "must be a next_cursor from an earlier page" },
+	{ NULL },
+};
+
+static const struct route routes[] = {
+	{ HTTP_GET, "/auth/providers", list_providers, "list_providers",
+	    NULL, NULL },
+	{ HTTP_POST, "/auth/login/{provider}", login_post, "login",
+	    login_body, NULL },
+	{ HTTP_GET, "/auth/login/{provider}", login_get, "login", NULL,
+	    login_query },
+	{ HTTP_GET, "/auth/callback/{provider}", callback, "callback", NULL,
+	    callback_query },
+	{ HTTP_POST, "/auth/refresh", refresh, "refresh", refresh_body, NULL },
+	{ HTTP_POST, "/auth/logout", logout, "logout", NULL, NULL },
+	{ HTTP_GET, "/auth/me", me, "me", NULL, NULL },
+	{ HTTP_GET, "/auth/sessions", list_sessions, "list_sessions", NULL,
+	    list_query },
+	{ HTTP_DELETE, "/auth/sessions/{sessionId}", delete_session,
+	    "revoke_session", NULL, NULL },
+	{ HTTP_POST, "/auth/sessions/revoke-all", revoke_all,
+	    "revoke_all_sessions", revoke_all_body, NULL },
+};
+
+/* ---- statements ------------------------------------------------------- */
+
+static const struct db_stmt st_lock = { "auth_lock",
+    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1 };
+
+static const struct db_stmt st_identity = { "auth_identity",
+    "SELECT user_id FROM user_identities WHERE provider = $1 AND "
+    "subject = $2", 2 };
+
+static const struct db_stmt st_identity_touch = { "auth_identity_touch",
+    "UPDATE user_identities SET email = $3, last_login_at = now() "
+    "WHERE provider = $1 AND subject = $2", 3 };
+
+static const struct db_stmt st_user_touch = { "auth_user_touch",
+    "UPDATE users SET last_login_at = now(), "
+    "display_name = CASE WHEN $2 = '' THEN display_name ELSE $2 END, "
+    "avatar_url = coalesce($3, avatar_url), "
+    "email = CASE WHEN EXISTS (SELECT 1 FROM users o WHERE "
+    "lower(o.email) = lower($4) AND o.id <> $1) THEN email ELSE $4 END, "
+    "email_verified = true WHERE id = $1", 4 };
+
+static const struct db_stmt st_user_by_email = { "auth_user_by_email",
+    "SELECT id FROM users WHERE lower(email) = lower($1)", 1 };
+
+static const struct db_stmt st_user_insert = { "auth_user_insert",
+    "INSERT INTO users (id, email, email_verified, display_name, "
+    "avatar_url, last_login_at) VALUES ($1, $2, true, $3, $4, now())", 4 };
+
+static const struct db_stmt st_identity_insert = { "auth_identity_insert",
+    "INSERT INTO user_identities (provider, subject, user_id, email) "
+    "VALUES ($1, $2, $3, $4)", 4 };
+
+static const struct db_stmt st_org_insert = { "auth_org_insert",
+    "INSERT INTO organizations (id, name, display_name, is_personal) "
+    "VALUES ($1, $2, $3, true)", 3 };
+
+static const struct db_stmt st_member_insert = { "auth_member_insert",
+    "INSERT INTO organization_users (organization_id, user_id, role) "
+    "VALUES ($1, $2, 'admin')", 2 };
+
+static const struct db_stmt st_session_insert = { "auth_session_insert",
+    "INSERT INTO sessions (id, user_id, provider, expires_at, ip, "
+    "user_agent) VALUES ($1, $2, $3, now() + make_interval(secs => $4::int),"
+    " $5::inet, left($6, 512)) "
+    "RETURNING extract(epoch FROM expires_at)::bigint", 6 };
+
+static const struct db_stmt st_rt_insert = { "auth_rt_insert",
+    "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) "
+    "SELECT decode($1, 'hex'), $2, least(s.expires_at, now() + "
+    "make_interval(secs => $3::int)) FROM sessions s WHERE s.id = $2", 3 };
+
+static const struct db_stmt st_user_get = { "auth_user_get",
+    "SELECT id, email, display_name, avatar_url FROM users WHERE id = $1",
+    1 };
+
+static const struct db_stmt st_rt_rotate = { "auth_rt_rotate",
+    "UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = "
+    "decode($1, 'hex') AND rotated_at IS NULL AND expires_at > now() "
+    "RETURNING session_id", 1 };
+
+static const struct db_stmt st_rt_find = { "auth_rt_find",
+    "SELECT session_id, rotated_at IS NOT NULL FROM refresh_tokens "
+    "WHERE token_hash = decode($1, 'hex')", 1 };
+
+static const struct db_stmt st_session_use = { "auth_session_use",
+    "UPDATE sessions SET last_used_at = now(), ip = coalesce($2::inet, ip) "
+    "WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() "
+    "RETURNING user_id, extract(epoch FROM expires_at)::bigint", 2 };
+
+static const struct db_stmt st_session_revoke = { "auth_session_revoke",
+    "UPDATE sessions SET revoked_at = now(), revoke_reason = $2 "
+    "WHERE id = $1 AND revoked_at IS NULL RETURNING user_id", 2 };
+
+static const struct db_stmt st_session_revoke_own = { "auth_session_revoke_own",
+    "UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked' "
+    "WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id", 2 };
+
+static const struct db_stmt st_session_own = { "auth_session_own",
+    "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2", 2 };
+
+static const struct db_stmt st_session_revoke_all = { "auth_session_revoke_all",
+    "UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoke_all' "
+    "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() "
+    "AND NOT ($2::bool AND id = $3) RETURNING id", 3 };
+
+static const struct db_stmt st_me = { "auth_me",
+    "SELECT u.id, u.email, u.display_name, u.avatar_url, s.provider, "
+    "coalesce((SELECT jsonb_agg(jsonb_build_object('id', o.id, 'name', o.name,"
+    " 'role', m.role) ORDER BY o.name) FROM organization_users m "
+    "JOIN organizations o ON o.id = m.organization_id "
+    "WHERE m.user_id = u.id), '[]'::jsonb) "
+    "FROM users u JOIN sessions s ON s.user_id = u.id AND s.id = $2 "
+    "WHERE u.id = $1", 2 };
+
+static const struct db_stmt st_sessions = { "auth_sessions",
+    "SELECT id, provider, hxb_ts(created_at), hxb_ts(last_used_at), "
+    "hxb_ts(expires_at), host(ip), user_agent FROM sessions "
+    "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() "
+    "AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3::int", 3 };
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* `n` random bytes as base64url into out (at least 4n/3 + 2 bytes). */
+static int
+random_b64(char *out, size_t outsz, size_t n)
+{
+	unsigned char	 rnd[64];
+	struct buf	 b = BUF_INIT(128);
+	int		 rc = -1;
+
+	if (n > sizeof(rnd) || crypto_random(rnd, n) != 0)
+		return -1;
+	b64url_encode(&b, rnd, n);
+	if (!b.failed && b.len < outsz) {
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+		rc = 0;
+	}
+	OPENSSL_cleanse(rnd, sizeof(rnd));
+	buf_release(&b);
+	return rc;
+}
+
+static void
+sha256_hex(const char *s, char out[2 * CRYPTO_SHA256_LEN + 1])
+{
+	unsigned char	 h[CRYPTO_SHA256_LEN];
+	struct buf	 b = BUF_INIT(2 * CRYPTO_SHA256_LEN + 1);
+
+	crypto_sha256(s, strlen(s), h);
+	crypto_hex(&b, h, sizeof(h));
+	snprintf(out, 2 * CRYPTO_SHA256_LEN + 1, "%s", buf_cstr(&b));
+	buf_release(&b);
+}
+
+/* The client address if it is an IP address, for inet columns. */
+static const char *
+client_ip(const struct req *r)
+{
+	const char	*a = r->remote_addr;
+
+	return a != NULL && *a != '\0' && strspn(a, "0123456789abcdefABCDEF.:")
+	    == strlen(a) ? a : NULL;
+}
+
+/*
+ * A same-origin path: starts with one "/" (not "//", which is another
+ * host, nor "/\", which browsers read the same way), printable ASCII, no
+ * backslash anywhere.
+ */
+static bool
+redirect_ok(const char *s)
+{
+	const char	*p;
+
+	if (s[0] != '/' || s[1] == '/' || s[1] == '\\')
+		return false;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '\\')
+			return false;
+	return true;
+}
+
+static void
+redirect_refused(struct req *r)
+{
+	json_t	*errors = json_array();
+
+	validate_error(errors, "redirect_to", "must be a path on this site, "
+	    "starting with a single /");
+	http_problem(r, PROBLEM_VALIDATION, "redirect_to must stay on this "
+	    "site", errors);
+}
+
+static int
+limit_signin(struct req *r)
+{
+	return ratelimit_check(r, "auth", config_int(&r->app->cfg,
+	    CFG_AUTH_RATE_LIMIT), config_int(&r->app->cfg,
+	    CFG_AUTH_RATE_WINDOW_S));
+}
+
+static int
+limit_session(struct req *r)
+{
+	return ratelimit_check(r, "auth-session", config_int(&r->app->cfg,
+	    CFG_AUTH_SESSION_RATE_LIMIT), config_int(&r->app->cfg,
+	    CFG_AUTH_RATE_WINDOW_S));
+}
+
+static struct idp *
+provider(struct req *r)
+{
+	const char	*name = http_param(r, "provider");
+	struct idp	*p;
+
+	if ((p = idp_find(idps(r), name)) == NULL) {
+		http_problemf(r, PROBLEM_NOT_FOUND, "no identity provider "
+		    "is called %s", name);
+		return NULL;
+	}
+	http_set_resource(r, "auth/providers/%s", p->name);
+	return p;
+}
+
+static void
+redirect_uri(struct req *r, const struct idp *p, struct buf *b)
+{
+	const char	*base = config_str(&r->app->cfg, CFG_PUBLIC_URL);
+	size_t		 n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	buf_add(b, base, n);
+	buf_addf(b, "/auth/callback/%s", p->name);
+}
+
+static void
+idp_problem(struct req *r, const struct idp_err *e)
+{
+	json_t	*ext = NULL;
+
+	if (e->code[0] != '\0')
+		ext = json_pack("{s:s}", "idp_error", e->code);
+	http_problem_ext(r, e->problem, e->detail, NULL, ext);
+}
+
+static void
+set_refresh_cookie(struct req *r, const char *token, long long max_age)
+{
+	char	 v[512];
+
+	snprintf(v, sizeof(v), COOKIE_NAME "=%s; Path=/auth; Max-Age=%lld; "
+	    "HttpOnly; SameSite=Lax%s", token, max_age,
+	    config_bool(&r->app->cfg, CFG_DEV_MODE) ? "" : "; Secure");
+	http_header(r, "Set-Cookie", v);
+}
+
+/* An audit row in its own transaction, for refusals. */
+static void
+audit_alone(struct req *r, const struct audit *a)
+{
+	if (db_begin(&r->app->db) != 0)
+		return;
+	if (audit_write(r, a) != 0) {
+		db_rollback(&r->app->db);
+		return;
+	}
+	(void)db_commit(&r->app->db);
+}
+
+static void
+audit_login_failure(struct req *r, const struct idp *p, const char *reason,
+    const char *idp_error)
+{
+	char		 res[64];
+	json_t		*after;
+	struct audit	 a = { 0 };
+
+	snprintf(res, sizeof(res), "auth/providers/%s", p->name);
+	after = json_pack("{s:s, s:s?}", "reason", reason, "idp_error",
+	    idp_error != NULL && *idp_error != '\0' ? idp_error : NULL);
+	a.action = "auth.login";
+	a.resource = res;
+	a.failure = true;
+	a.after = after;
+	audit_alone(r, &a);
+	json_decref(after);
+}
+
+/* ---- sign-in ---------------------------------------------------------- */
+
+static void
+login(struct req *r, const char *redirect_to, bool browser)
+{
+	struct idp	*p;
+	char		 state[B64_RANDOM + 1], nonce[B64_RANDOM + 1];
+	char		 verifier[B64_RANDOM + 1], key[64];
+	unsigned char	 h[CRYPTO_SHA256_LEN];
+	struct buf	 challenge = BUF_INIT(64), url = BUF_INIT(8192);
+	struct buf	 cb = BUF_INIT(2048);
+	struct idp_err	 e;
+	json_t		*saved = NULL;
+	char		*js = NULL;
+	const char	*argv[6];
+	redisReply	*rr;
+
+	if (limit_signin(r) != 0 || (p = provider(r)) == NULL)
+		goto out;
+	if (redirect_to != NULL && !redirect_ok(redirect_to)) {
+		redirect_refused(r);
+		goto out;
+	}
+	if (random_b64(state, sizeof(state), RANDOM_LEN) != 0 ||
+	    random_b64(nonce, sizeof(nonce), RANDOM_LEN) != 0 ||
+	    random_b64(verifier, sizeof(verifier), RANDOM_LEN) != 0) {
+		http_problem(r, PROBLEM_UNAVAILABLE, "no randomness", NULL);
+		goto out;
+	}
+	/* RFC 7636 section 4.2: S256. */
+	crypto_sha256(verifier, strlen(verifier), h);
+	b64url_encode(&challenge, h, sizeof(h));
+	redirect_uri(r, p, &cb);
+	if (idp_auth_url(r->app, p, buf_cstr(&cb), state, nonce,
+	    buf_cstr(&challenge), &url, &e) != 0) {
+		idp_problem(r, &e);
+		goto out;
+	}
+	saved = json_pack("{s:s, s:s, s:s, s:s?}", "provider", p->name,
+	    "nonce", nonce, "verifier", verifier, "redirect_to", redirect_to);
+	if (saved == NULL || (js = json_dumps(saved, JSON_COMPACT)) == NULL) {
+		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
+		goto out;
+	}
+	snprintf(key, sizeof(key), "hxb:login:%s", state);
+	argv[0] = "SET";
+	argv[1] = key;
+	argv[2] = js;
+	argv[3] = "EX";
+	argv[4] = "600";
+	argv[5] = "NX";
+	if ((rr = redis_cmd(&r->app->redis, 6, argv, NULL)) == NULL ||
+	    rr->type != REDIS_REPLY_STATUS) {
+		if (rr != NULL)
+			freeReplyObject(rr);
+		http_header(r, "Retry-After", "1");
+		http_problem(r, PROBLEM_UNAVAILABLE, "sign-in is unavailable "
+		    "for a moment; try again", NULL);
+		goto out;
+	}
+	freeReplyObject(rr);
+	if (browser)
+		http_redirect(r, buf_cstr(&url));
+	else
+		http_json(r, 200, json_pack("{s:s, s:s}", "auth_url",
+		    buf_cstr(&url), "state", state));
+out:
+	json_decref(saved);
+	free(js);
+	buf_release(&challenge);
+	buf_release(&url);
+	buf_release(&cb);
+}
+
+static void
+login_post(struct req *r)
+{
+	login(r, r->body.present[0] ? r->body.str[0] : NULL, false);
+}
+
+static void
+login_get(struct req *r)
+{
+	login(r, r->qv.present[0] ? r->qv.str[0] : NULL, true);
+}
+
+/* Take the saved sign-in for `state`, once.  NULL if there is none. */
+static json_t *
+take_state(struct req *r, const char *state, bool *unavailable)
+{
+	char		 key[300];
+	const char	*argv[2] = { "GETDEL", key };
+	redisReply	*rr;
+	json_t		*j = NULL;
+
+	*unavailable = false;
+	snprintf(key, sizeof(key), "hxb:login:%s", state);
+	if ((rr = redis_cmd(&r->app->redis, 2, argv, NULL)) == NULL ||
+	    rr->type == REDIS_REPLY_ERROR) {
+		*unavailable = true;
+	} else if (rr->type == REDIS_REPLY_STRING)
+		j = json_loadb(rr->str, rr->len, 0, NULL);
+	if (rr != NULL)
+		freeReplyObject(rr);
+	return j;
+}
+
+/* A personal organization's name: a DNS label from the email, unique. */
+static int
+org_slug(const char *email, char out[64])
+{
+	char		 suffix[16];
+	unsigned char	 rnd[6];
+	static const char alpha[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t		 i, n = 0;
+
+	for (i = 0; email[i] != '\0' && email[i] != '@' && n < 40; i++) {
+		char c = (char)tolower((unsigned char)email[i]);
+
+		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			out[n++] = c;
+		else if (n > 0 && out[n - 1] != '-')
+			out[n++] = '-';
+	}
+	while (n > 0 && out[n - 1] == '-')
+		n--;
+	if (n == 0 || !(out[0] >= 'a' && out[0] <= 'z')) {
+		memmove(out + 1, out, n);
+		out[0] = 'u';
+		n++;
+	}
+	if (crypto_random(rnd, sizeof(rnd)) != 0)
+		return -1;
+	for (i = 0; i < sizeof(rnd); i++)
+		suffix[i] = alpha[rnd[i] % 36];
+	suffix[sizeof(rnd)] = '\0';
+	snprintf(out + n, 64 - n, "-%s", suffix);
+	return 0;
+}
+
+struct signin {
+	char		 user_id[ID_BUFSZ];
+	char		 sid[ID_BUFSZ];
+	char		 refresh[RT_LEN + 1];
+	long long	 session_end;
+	bool		 created;	/* a new user */
+	bool		 linked;	/* a new identity of an existing user */
+};
+
+static PGresult *
+exec1(struct req *r, const struct db_stmt *st, const char *const *params)
+{
+	return db_exec(&r->app->db, st, params);
+}
+
+/* Insert a refresh token for session `sid`; the clear token into out. */
+static int
+refresh_token_new(struct req *r, const char *sid, char out[RT_LEN + 1])
+{
+	char		 rnd[B64_RANDOM + 1], hash[2 * CRYPTO_SHA256_LEN + 1];
+	char		 ttl[24];
+	const char	*params[3] = { hash, sid, ttl };
+	PGresult	*res;
+
+	if (random_b64(rnd, sizeof(rnd), RANDOM_LEN) != 0)
+		return -1;
+	snprintf(out, RT_LEN + 1, RT_PREFIX "%s", rnd);
+	sha256_hex(out, hash);
+	snprintf(ttl, sizeof(ttl), "%lld", config_int(&r->app->cfg,
+	    CFG_REFRESH_TOKEN_TTL_S));
+	if ((res = exec1(r, &st_rt_insert, params)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+static int
+session_new(struct req *r, const char *provider_name, struct signin *s)
+{
+	char		 ttl[24];
+	const char	*ua = http_env(r, "HTTP_USER_AGENT");
+	const char	*params[6];
+	PGresult	*res;
+
+	if (id_new(&r->app->ids, ID_SES, s->sid) != 0)
+		return -1;
+	snprintf(ttl, sizeof(ttl), "%lld", config_int(&r->app->cfg,
+	    CFG_SESSION_TTL_S));
+	params[0] = s->sid;
+	params[1] = s->user_id;
+	params[2] = provider_name;
+	params[3] = ttl;
+	params[4] = client_ip(r);
+	params[5] = ua != NULL ? ua : "";
+	if ((res = exec1(r, &st_session_insert, params)) == NULL)
+		return -1;
+	s->session_end = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return refresh_token_new(r, s->sid, s->refresh);
+}
+
+/*
+ * The sign-in transaction: find or create the user (and, for a new one,
+ * the personal organization), open a session, record it.  Serialized per
+ * identity and per email with advisory locks, so concurrent first
+ * sign-ins of one person create one user and one organization.
+ */
+static int
+signin_tx(struct req *r, const struct idp *p, const struct idp_user *u,
+    struct signin *s)
+{
+	struct buf	 lk = BUF_INIT(1024), lk2 = BUF_INIT(512);
+	char		 org_id[ID_BUFSZ], slug[64], res_name[96];
+	char		 display[256];
+	const char	*params[6];
+	PGresult	*res;
+	json_t		*after = NULL;
+	struct audit	 a = { 0 };
+	int		 rc = -1;
+	size_t		 i;
+
+	memset(s, 0, sizeof(*s));
+	buf_addf(&lk, "idp:%s:%s", p->name, u->subject);
+	buf_addstr(&lk2, "email:");
+	for (i = 0; u->email[i] != '\0'; i++)
+		buf_addch(&lk2, (char)tolower((unsigned char)u->email[i]));
+	if (lk.failed || lk2.failed || db_begin(&r->app->db) != 0)
+		goto out;
+	params[0] = buf_cstr(&lk);
+	if ((res = exec1(r, &st_lock, params)) == NULL)
+		goto out;
+	PQclear(res);
+	params[0] = buf_cstr(&lk2);
+	if ((res = exec1(r, &st_lock, params)) == NULL)
+		goto out;
+	PQclear(res);
+
+	params[0] = p->name;
+	params[1] = u->subject;
+	if ((res = exec1(r, &st_identity, params)) == NULL)
+		goto out;
+	if (PQntuples(res) == 1) {
+		snprintf(s->user_id, sizeof(s->user_id), "%s",
+		    PQgetvalue(res, 0, 0));
+		PQclear(res);
+		params[2] = u->email;
+		if ((res = exec1(r, &st_identity_touch, params)) == NULL)
+			goto out;
+		PQclear(res);
+	} else {
+		PQclear(res);
+		params[0] = u->email;
+		if ((res = exec1(r, &st_user_by_email, params)) == NULL)
+			goto out;
+		if (PQntuples(res) == 1) {
+			/* Same verified email: the same person (docs/AUTHZ.md). */
+			snprintf(s->user_id, sizeof(s->user_id), "%s",
+			    PQgetvalue(res, 0, 0));
+			s->linked = true;
+		}
+		PQclear(res);
+		if (!s->linked) {
+			if (id_new(&r->app->ids, ID_USR, s->user_id) != 0 ||
+			    id_new(&r->app->ids, ID_ORG, org_id) != 0 ||
+			    org_slug(u->email, slug) != 0)
+				goto out;
+			params[0] = s->user_id;
+			params[1] = u->email;
+			params[2] = u->name;
+			params[3] = u->avatar_url;
+			if ((res = exec1(r, &st_user_insert, params)) == NULL)
+				goto out;
+			PQclear(res);
+			snprintf(display, sizeof(display), "%.180s (personal)",
+			    *u->name != '\0' ? u->name : u->email);
+			params[0] = org_id;
+			params[1] = slug;
+			params[2] = display;
+			if ((res = exec1(r, &st_org_insert, params)) == NULL)
+				goto out;
+			PQclear(res);
+			params[0] = org_id;
+			params[1] = s->user_id;
+			if ((res = exec1(r, &st_member_insert, params)) ==
+			    NULL)
+				goto out;
+			PQclear(res);
+			s->created = true;
+		}
+		params[0] = p->name;
+		params[1] = u->subject;
+		params[2] = s->user_id;
+		params[3] = u->email;
+		if ((res = exec1(r, &st_identity_insert, params)) == NULL)
+			goto out;
+		PQclear(res);
+	}
+	params[0] = s->user_id;
+	params[1] = u->name;
+	params[2] = u->avatar_url;
+	params[3] = u->email;
+	if ((res = exec1(r, &st_user_touch, params)) == NULL)
+		goto out;
+	PQclear(res);
+	if (session_new(r, p->name, s) != 0)
+		goto out;
+
+	snprintf(res_name, sizeof(res_name), "users/%s", s->user_id);
+	after = json_pack("{s:s, s:s, s:b, s:b}", "provider", p->name,
+	    "session_id", s->sid, "new_user", s->created, "linked_identity",
+	    s->linked);
+	a.organization_id = s->created ? org_id : NULL;
+	a.actor_id = s->user_id;
+	a.action = "auth.login";
+	a.resource = res_name;
+	a.after = after;
+	if (audit_write(r, &a) != 0 || db_commit(&r->app->db) != 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		db_rollback(&r->app->db);
+	json_decref(after);
+	buf_release(&lk);
+	buf_release(&lk2);
+	return rc;
+}
+
+static json_t *
+user_json(struct req *r, const char *user_id)
+{
+	const char	*params[1] = { user_id };
+	PGresult	*res;
+	json_t		*j = NULL;
+
+	if ((res = exec1(r, &st_user_get, params)) == NULL)
+		return NULL;
+	if (PQntuples(res) == 1)
+		j = json_pack("{s:s, s:s, s:s, s:s?}",
+		    "id", PQgetvalue(res, 0, 0),
+		    "email", PQgetvalue(res, 0, 1),
+		    "name", PQgetvalue(res, 0, 2),
+		    "avatar_url", PQgetisnull(res, 0, 3) ? NULL :
+		    PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return j;
+}
+
+/* The JSON answer of a sign-in or refresh. */
+static void
+token_answer(struct req *r, const char *user_id, const char *sid,
+    const char *refresh_token, long long session_end, bool with_user)
+{
+	char		*at;
+	long long	 exp, now = (long long)time(NULL);
+	json_t		*body, *user = NULL;
+
+	if ((at = auth_issue(r->app, user_id, sid, session_end, &exp)) ==
+	    NULL) {
+		http_problem(r, PROBLEM_UNAVAILABLE, "tokens cannot be signed "
+		    "right now; try again later", NULL);
+		return;
+	}
+	if (with_user && (user = user_json(r, user_id)) == NULL) {
+		free(at);
+		db_problem(r);
+		return;
+	}
+	body = json_pack("{s:s, s:s, s:I, s:s}", "access_token", at,
+	    "token_type", "Bearer", "expires_in", (json_int_t)(exp - now),
+	    "refresh_token", refresh_token);
+	if (user != NULL)
+		json_object_set_new(body, "user", user);
+	OPENSSL_cleanse(at, strlen(at));
+	free(at);
+	http_json(r, 200, body);
+}
+
+static void
+callback(struct req *r)
+{
+	struct idp	*p;
+	const char	*code, *state, *err, *s;
+	json_t		*saved = NULL;
+	struct idp_user	 u = { 0 };
+	struct idp_err	 e = { 0 };
+	struct buf	 cb = BUF_INIT(2048);
+	struct signin	 si;
+	bool		 unavailable = false;
+
+	if (limit_signin(r) != 0 || (p = provider(r)) == NULL)
+		goto out;
+	code = r->qv.present[CB_CODE] ? r->qv.str[CB_CODE] : NULL;
+	state = r->qv.present[CB_STATE] ? r->qv.str[CB_STATE] : NULL;
+	err = r->qv.present[CB_ERROR] ? r->qv.str[CB_ERROR] : NULL;
+	/* Taken first, so that a state is spent whatever happens next. */
+	if (state != NULL)
+		saved = take_state(r, state, &unavailable);
+	if (unavailable) {
+		http_header(r, "Retry-After", "1");
+		http_problem(r, PROBLEM_UNAVAILABLE, "sign-in is unavailable "
+		    "for a moment; start again", NULL);
+		goto out;
+	}
+	if (err != NULL) {
+		audit_login_failure(r, p, "the provider returned an error",
+		    err);
+		snprintf(e.code, sizeof(e.code), "%s", err);
+		snprintf(e.detail, sizeof(e.detail), "%s did not sign you "
+		    "in: %s", p->name, err);
+		e.problem = PROBLEM_SIGNIN_FAILED;
+		idp_problem(r, &e);
+		goto out;
+	}
+	if (saved == NULL || (s = json_string_value(json_object_get(saved,
+	    "provider"))) == NULL || strcmp(s, p->name) != 0) {
+		audit_login_failure(r, p, "unknown, expired or replayed state",
+		    NULL);
+		http_problem(r, PROBLEM_SIGNIN_FAILED, "the sign-in state is "
+		    "unknown, expired or already used; start again", NULL);
+		goto out;
+	}
+	if (code == NULL) {
+		http_problem(r, PROBLEM_SIGNIN_FAILED, "the provider sent no "
+		    "authorization code", NULL);
+		goto out;
+	}
+	redirect_uri(r, p, &cb);
+	if (idp_finish(r->app, p, code, buf_cstr(&cb),
+	    json_string_value(json_object_get(saved, "verifier")),
+	    json_string_value(json_object_get(saved, "nonce")), &u, &e) != 0) {
+		audit_login_failure(r, p, e.detail, e.code);
+		idp_problem(r, &e);
+		goto out;
+	}
+	if (signin_tx(r, p, &u, &si) != 0) {
+		db_problem(r);
+		goto out;
+	}
+	snprintf(r->user_id, sizeof(r->user_id), "%s", si.user_id);
+	if (http_wants_json(r)) {
+		token_answer(r, si.user_id, si.sid, si.refresh,
+		    si.session_end, true);
+		goto out;
+	}
+	set_refresh_cookie(r, si.refresh, config_int(&r->app->cfg,
+	    CFG_REFRESH_TOKEN_TTL_S));
+	s = json_string_value(json_object_get(saved, "redirect_to"));
+	http_redirect(r, s != NULL ? s : config_str(&r->app->cfg,
+	    CFG_UI_URL));
+out:
+	OPENSSL_cleanse(&si, sizeof(si));
+	json_decref(saved);
+	idp_user_free(&u);
+	buf_release(&cb);
+}
+
+/* ---- refresh and logout ----------------------------------------------- */
+
+static bool
+refresh_format_ok(const char *t)
+{
+	return strlen(t) == RT_LEN && strncmp(t, RT_PREFIX,
+	    sizeof(RT_PREFIX) - 1) == 0 && strspn(t + sizeof(RT_PREFIX) - 1,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+	    == B64_RANDOM;
+}
+
+static void
+refresh_refused(struct req *r, const char *why)
+{
+	http_header(r, "WWW-Authenticate", "Bearer realm=\"hexabase\", "
+	    "error=\"invalid_token\"");
+	http_problem(r, PROBLEM_UNAUTHORIZED, why, NULL);
+}
+
+/* A rotated token came back: someone holds a copy.  End the session. */
+static void
+refresh_reuse(struct req *r, const char *sid)
+{
+	const char	*params[2] = { sid, "reuse" };
+	char		 res_name[96], user[ID_BUFSZ] = "";
+	PGresult	*res;
+	json_t		*after;
+	struct audit	 a = { 0 };
+
+	if ((res = exec1(r, &st_session_revoke, params)) == NULL) {
+		db_problem(r);
+		return;
+	}
+	if (PQntuples(res) == 1)
+		snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	snprintf(res_name, sizeof(res_name), "sessions/%s", sid);
+	after = json_pack("{s:s}", "session_id", sid);
+	a.actor_id = *user != '\0' ? user : NULL;
+	a.action = "auth.refresh.reuse";
+	a.resource = res_name;
+	a.failure = true;
+	a.after = after;
+	if (audit_write(r, &a) != 0 || db_commit(&r->app->db) != 0) {
+		json_decref(after);
+		db_problem(r);
+		return;
+	}
+	json_decref(after);
+	(void)auth_revoked(r->app, &sid, 1);
+	log_msg(&r->app->log, LOGL_WARN, __func__, r->request_id,
+	    "refresh token reused; session %s revoked", sid);
+	refresh_refused(r, "this refresh token was already used; the "
+	    "session has been ended");
+}
+
+static void
+refresh(struct req *r)
+{
+	char		 tok[256], hash[2 * CRYPTO_SHA256_LEN + 1];
+	char		 sid[ID_BUFSZ], user[ID_BUFSZ];
+	char		 fresh[RT_LEN + 1];
+	const char	*params[2];
+	PGresult	*res;
+	long long	 end;
+	bool		 from_cookie = false, rotated;
+
+	if (limit_signin(r) != 0)
+		return;
+	if (r->body.present[0])
+		snprintf(tok, sizeof(tok), "%s", r->body.str[0]);
+	else if (http_cookie(r, COOKIE_NAME, tok, sizeof(tok)) == 0)
+		from_cookie = true;
+	else {
+		refresh_refused(r, "no refresh token: send it in the body or "
+		    "the cookie");
+		return;
+	}
+	if (!refresh_format_ok(tok)) {
+		refresh_refused(r, "the refresh token is not valid");
+		return;
+	}
+	sha256_hex(tok, hash);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	params[0] = hash;
+	if (db_begin(&r->app->db) != 0) {
+		db_problem(r);
+		return;
+	}
+	if ((res = exec1(r, &st_rt_rotate, params)) == NULL)
+		goto dbfail;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		if ((res = exec1(r, &st_rt_find, params)) == NULL)
+			goto dbfail;
+		rotated = PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		snprintf(sid, sizeof(sid), "%s", PQntuples(res) == 1 ?
+		    PQgetvalue(res, 0, 0) : "");
+		PQclear(res);
+		if (rotated) {
+			refresh_reuse(r, sid);
+			return;
+		}
+		db_rollback(&r->app->db);
+		refresh_refused(r, "the refresh token is not valid or has "
+		    "expired");
+		return;
+	}
+	snprintf(sid, sizeof(sid), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	params[0] = sid;
+	params[1] = client_ip(r);
+	if ((res = exec1(r, &st_session_use, params)) == NULL)
+		goto dbfail;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_rollback(&r->app->db);
+		refresh_refused(r, "the session has ended");
+		return;
+	}
+	snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
+	end = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	if (refresh_token_new(r, sid, fresh) != 0 ||
+	    db_commit(&r->app->db) != 0)
+		goto dbfail;
+	snprintf(r->user_id, sizeof(r->user_id), "%s", user);
+	if (from_cookie)
+		set_refresh_cookie(r, fresh, config_int(&r->app->cfg,
+		    CFG_REFRESH_TOKEN_TTL_S));
+	token_answer(r, user, sid, fresh, end, false);
+	OPENSSL_cleanse(fresh, sizeof(fresh));
+	return;
+dbfail:
+	db_problem(r);
+}
+
+/* End sessions of the caller; writes one audit row.  Returns the count. */
+static int
+revoke(struct req *r, const struct principal *pr, const char *action,
+    const struct db_stmt *st, const char *const *params, json_t *ids)
+{
+	PGresult	*res;
+	const char	**sids = NULL;
+	char		 res_name[96];
+	struct audit	 a = { 0 };
+	json_t		*after;
+	int		 i, n;
+
+	if (db_begin(&r->app->db) != 0)
+		return -1;
+	if ((res = exec1(r, st, params)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
+		json_array_append_new(ids, json_string(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	snprintf(res_name, sizeof(res_name), "users/%s", pr->user_id);
+	after = json_pack("{s:O}", "sessions", ids);
+	a.actor_id = pr->user_id;
+	a.action = action;
+	a.resource = res_name;
+	a.after = after;
+	i = n > 0 ? audit_write(r, &a) : 0;
+	json_decref(after);
+	if (i != 0 || db_commit(&r->app->db) != 0)
+		return -1;
+	if (n > 0 && (sids = calloc((size_t)n, sizeof(*sids))) != NULL) {
+		for (i = 0; i < n; i++)
+			sids[i] = json_string_value(json_array_get(ids,
+			    (size_t)i));
+		(void)auth_revoked(r->app, sids, (size_t)n);
+	}
+	free(sids);
+	return n;
+}
+
+static void
+logout(struct req *r)
+{
+	struct principal	 pr;
+	const char		*params[2];
+	json_t			*ids = json_array();
+
+	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+		goto out;
+	params[0] = pr.sid;
+	params[1] = "logout";
+	if (revoke(r, &pr, "auth.logout", &st_session_revoke, params, ids) < 0) {
+		db_problem(r);
+		goto out;
+	}
+	http_header(r, "Set-Cookie", COOKIE_NAME "=; Path=/auth; Max-Age=0; "
+	    "HttpOnly; SameSite=Lax");
+	http_json(r, 200, json_pack("{s:s}", "session_id", pr.sid));
+out:
+	json_decref(ids);
+}
+
+/* ---- who am I, and sessions ------------------------------------------- */
+
+static void
+me(struct req *r)
+{
+	struct principal	 pr;
+	const char		*params[2];
+	PGresult		*res;
+	struct buf		 b = BUF_INIT(64 * 1024);
+	struct jsonw		 w;
+
+	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+		return;
+	params[0] = pr.user_id;
+	params[1] = pr.sid;
+	if ((res = exec1(r, &st_me, params)) == NULL) {
+		db_problem(r);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		http_header(r, "WWW-Authenticate", "Bearer realm=\"hexabase\", "
+		    "error=\"invalid_token\"");
+		http_problem(r, PROBLEM_UNAUTHORIZED, "the user no longer "
+		    "exists", NULL);
+		return;
+	}
+	jsonw_init(&w, &b);
+	jsonw_object(&w);
+	jsonw_kv_string(&w, "id", PQgetvalue(res, 0, 0));
+	jsonw_kv_string(&w, "email", PQgetvalue(res, 0, 1));
+	jsonw_kv_string(&w, "name", PQgetvalue(res, 0, 2));
+	if (PQgetisnull(res, 0, 3))
+		jsonw_kv_null(&w, "avatar_url");
+	else
+		jsonw_kv_string(&w, "avatar_url", PQgetvalue(res, 0, 3));
+	jsonw_kv_string(&w, "provider", PQgetvalue(res, 0, 4));
+	/* Built by PostgreSQL's json_agg; passed through as it is. */
+	jsonw_key(&w, "organizations");
+	jsonw_raw(&w, PQgetvalue(res, 0, 5));
+	jsonw_object_end(&w);
+	PQclear(res);
+	http_json_buf(r, 200, &b);
+	buf_release(&b);
+}
+
+static void
+list_sessions(struct req *r)
+{
+	struct principal	 pr;
+	const char		*params[3];
+	char			 after[CURSOR_ID_MAX] = "", lim[24];
+	char			 next[CURSOR_MAX];
+	long long		 key, limit;
+	PGresult		*res;
+	struct buf		 b = BUF_INIT(256 * 1024);
+	struct jsonw		 w;
+	int			 i, n, shown;
+
+	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+		return;
+	limit = r->qv.present[LIST_LIMIT] ? r->qv.num[LIST_LIMIT] : 50;
+	if (r->qv.present[LIST_CURSOR] && cursor_decode(r->qv.str[LIST_CURSOR],
+	    &key, after) != 0) {
+		json_t *errors = json_array();
+
+		validate_error(errors, "cursor", "must be a next_cursor from "
+		    "an earlier page");
+		http_problem(r, PROBLEM_INVALID_QUERY, "the cursor is not "
+		    "valid", errors);
+		return;
+	}
+	snprintf(lim, sizeof(lim), "%lld", limit + 1);
+	params[0] = pr.user_id;
+	params[1] = after;
+	params[2] = lim;
+	if ((res = exec1(r, &st_sessions, params)) == NULL) {
+		db_problem(r);
+		return;
+	}
+	n = PQntuples(res);
+	shown = n > limit ? (int)limit : n;
+	jsonw_init(&w, &b);
+	jsonw_object(&w);
+	jsonw_key(&w, "items");
+	jsonw_array(&w);
+	for (i = 0; i < shown; i++) {
+		jsonw_object(&w);
+		jsonw_kv_string(&w, "id", PQgetvalue(res, i, 0));
+		jsonw_kv_string(&w, "provider", PQgetvalue(res, i, 1));
+		jsonw_kv_string(&w, "created_at", PQgetvalue(res, i, 2));
+		jsonw_kv_string(&w, "last_used_at", PQgetvalue(res, i, 3));
+		jsonw_kv_string(&w, "expires_at", PQgetvalue(res, i, 4));
+		if (PQgetisnull(res, i, 5))
+			jsonw_kv_null(&w, "ip");
+		else
+			jsonw_kv_string(&w, "ip", PQgetvalue(res, i, 5));
+		jsonw_kv_string(&w, "user_agent", PQgetvalue(res, i, 6));
+		jsonw_kv_bool(&w, "current",
+		    strcmp(PQgetvalue(res, i, 0), pr.sid) == 0);
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
+	if (n > shown && cursor_encode(0, PQgetvalue(res, shown - 1, 0),
+	    next) == 0)
+		jsonw_kv_string(&w, "next_cursor", next);
+	else
+		jsonw_kv_null(&w, "next_cursor");
+	jsonw_object_end(&w);
+	PQclear(res);
+	http_json_buf(r, 200, &b);
+	buf_release(&b);
+}
+
+static void
+delete_session(struct req *r)
+{
+	struct principal	 pr;
+	const char		*id = http_param(r, "sessionId");
+	const char		*params[2];
+	PGresult		*res;
+	json_t			*ids = json_array();
+	int			 n;
+
+	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+		goto out;
+	http_set_resource(r, "sessions/%s", id);
+	params[0] = id;
+	params[1] = pr.user_id;
+	if ((n = revoke(r, &pr, "auth.session.revoke", &st_session_revoke_own,
+	    params, ids)) < 0) {
+		db_problem(r);
+		goto out;
+	}
+	if (n == 0) {
+		/* Already ended is fine; someone else's does not exist. */
+		if ((res = exec1(r, &st_session_own, params)) == NULL) {
+			db_problem(r);
+			goto out;
+		}
+		n = PQntuples(res);
+		PQclear(res);
+		if (n == 0) {
+			http_problem(r, PROBLEM_NOT_FOUND, "no such session",
+			    NULL);
+			goto out;
+		}
+	}
+	http_no_content(r);
+out:
+	json_decref(ids);
+}
+
+static void
+revoke_all(struct req *r)
+{
+	struct principal	 pr;
+	const char		*params[3];
+	json_t			*ids = json_array();
+	int			 n;
+
+	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+		goto out;
+	params[0] = pr.user_id;
+	params[1] = r->body.present[0] && r->body.num[0] ? "true" : "false";
+	params[2] = pr.sid;
+	if ((n = revoke(r, &pr, "auth.session.revoke_all",
+	    &st_session_revoke_all, params, ids)) < 0) {
+		db_problem(r);
+		goto out;
+	}
+	http_json(r, 200, json_pack("{s:i, s:O}", "revoked", n, "sessions",
+	    ids));
+out:
+	json_decref(ids);
+}
+
+static void
+list_providers(struct req *r)
+{
+	struct idp_set	*set = idps(r);
+	json_t		*items = json_array();
+	size_t		 i;
+
+	for (i = 0; i < set->n; i++)
+		json_array_append_new(items, json_pack("{s:s, s:s}", "name",
+		    set->v[i].name, "kind", idp_kind_name(set->v[i].kind)));
+	http_json(r, 200, json_pack("{s:o, s:n}", "items", items,
+	    "next_cursor"));
+}
+
+int
+main(int argc, char **argv)
+{
+	struct app	 app;
+	struct state	 st;
+	struct buf	 err = BUF_INIT(64 * 1024);
+	int		 rc;
+
+	memset(&st, 0, sizeof(st));
+	if ((rc = app_init(&app, "auth", argc, argv, NULL)) != 0) {
+		app_fini(&app);
+		return rc > 0 ? 0 : 2;
+	}
+	if (idp_load(&st.idps, NULL, &err) != 0) {
+		fprintf(stderr, "auth: identity provider configuration:\n%s",
+		    buf_cstr(&err));
+		buf_release(&err);
+		idp_free(&st.idps);
+		app_fini(&app);
+		return 2;
+	}
+	buf_release(&err);
+	if (st.idps.n == 0)
+		log_warn(&app.log, "no identity providers are configured "
+		    "(HXB_IDP_<NAME>_KIND); nobody can sign in");
+	app.arg = &st;
+	rc = app_serve(&app, routes, sizeof(routes) / sizeof(routes[0]));
+	idp_free(&st.idps);
+	httpc_cleanup();
+	app_fini(&app);
+	return rc;
+}

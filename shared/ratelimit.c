@@ -1,0 +1,68 @@
+/*
+ * ratelimit: see ratelimit.h.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "http.h"
+#include "log.h"
+#include "ratelimit.h"
+
+static const char script[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return n";
+
+long long
+ratelimit_hit(struct app *app, const char *bucket, const char *client,
+    long long limit, long long window_s)
+{
+	char		 key[256], ttl[24];
+	const char	*argv[5];
+	redisReply	*rr;
+	long long	 now, win, n;
+
+	if (limit <= 0 || window_s <= 0)
+		return 0;
+	now = (long long)time(NULL);
+	win = now / window_s;
+	snprintf(key, sizeof(key), "hxb:rl:%s:%s:%lld", bucket, client, win);
+	snprintf(ttl, sizeof(ttl), "%lld", window_s + 1);
+	argv[0] = "EVAL";
+	argv[1] = script;
+	argv[2] = "1";
+	argv[3] = key;
+	argv[4] = ttl;
+	if ((rr = redis_cmd(&app->redis, 5, argv, NULL)) == NULL ||
+	    rr->type != REDIS_REPLY_INTEGER) {
+		log_warn(&app->log, "rate limit not counted: %s",
+		    rr == NULL ? app->redis.errmsg : "unexpected reply");
+		if (rr != NULL)
+			freeReplyObject(rr);
+		return 0;
+	}
+	n = rr->integer;
+	freeReplyObject(rr);
+	if (n <= limit)
+		return 0;
+	return (win + 1) * window_s - now;
+}
+
+int
+ratelimit_check(struct req *r, const char *bucket, long long limit,
+    long long window_s)
+{
+	const char	*ip = r->remote_addr != NULL ? r->remote_addr : "-";
+	char		 ra[24];
+	long long	 wait;
+
+	if ((wait = ratelimit_hit(r->app, bucket, ip, limit, window_s)) == 0)
+		return 0;
+	snprintf(ra, sizeof(ra), "%lld", wait);
+	http_header(r, "Retry-After", ra);
+	http_problemf(r, PROBLEM_RATE_LIMITED, "too many requests from this "
+	    "address; try again in %lld s", wait);
+	return -1;
+}
