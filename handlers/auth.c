@@ -212,7 +212,7 @@ static const struct db_stmt st_session_use = { "auth_session_use",
 
 static const struct db_stmt st_session_revoke = { "auth_session_revoke",
     "UPDATE sessions SET revoked_at = now(), revoke_reason = $2 "
-    "WHERE id = $1 AND revoked_at IS NULL RETURNING user_id", 2 };
+    "WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id", 2 };
 
 static const struct db_stmt st_session_revoke_own = { "auth_session_revoke_own",
     "UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked' "
@@ -903,7 +903,7 @@ refresh_reuse(struct req *r, const char *sid)
 		return;
 	}
 	if (PQntuples(res) == 1)
-		snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
+		snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 1));
 	PQclear(res);
 	snprintf(res_name, sizeof(res_name), "sessions/%s", sid);
 	after = json_pack("{s:s}", "session_id", sid);

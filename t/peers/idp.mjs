@@ -187,9 +187,8 @@ const provider = new Provider(issuer, {
   // The scope-derived claims go into the ID token too, not only /me.
   conformIdTokenClaims: false,
   responseTypes: ['code'],
-  // oidc-provider 9 supports S256 only (there is no pkce.methods any more);
-  // require it for every client, confidential ones included.
-  pkce: { required: () => true },
+  // PKCE with S256 only, required for every client, confidential ones too.
+  pkce: { methods: ['S256'], required: () => true },
   features: {
     devInteractions: { enabled: true },
   },

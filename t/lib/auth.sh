@@ -1,0 +1,80 @@
+# t/lib/auth.sh: sign-in helpers for the API tests; source after tap.sh.
+#
+#   login_start PROVIDER [JSON]   POST /auth/login/PROVIDER; sets AUTH_URL, STATE
+#   idp_visit LOGIN               the IdP's browser part (fresh cookie jar);
+#                                 sets CB, the callback path and query
+#   sign_in LOGIN [PROVIDER]      the whole flow, JSON answer; sets AT, RT, UID_
+#   gh_user JSON                  the GitHub stand-in's next user
+#   tamper MODE                   how the test IdP rewrites its next ID token
+#   sql SQL                       psql as superuser on the stack's database
+#   rcli ARGS...                  redis-cli on the stack's Redis
+. "$HXB_TEST_ROOT/t/lib/idp.sh"
+
+S=$HXB_TEST_STACK
+. "$S/stack.env"
+CA=$S/tls/ca.crt
+IDP=https://127.0.0.1:$IDP_PORT
+GH=https://127.0.0.1:$GITHUB_PORT
+
+sql() {
+	PGOPTIONS='-c client_min_messages=warning' \
+	PGPASSWORD=$(cat "$S/secrets/pg_super") psql -X -q -A -t \
+	    -v ON_ERROR_STOP=1 -h "$RUN/pg" -p "$PG_PORT" -U postgres \
+	    -d hexabase -c "$1"
+}
+
+rcli() {
+	redis-cli -s "$RUN/redis.sock" -a "$(cat "$S/secrets/redis")" \
+	    --no-auth-warning "$@"
+}
+
+tamper() {
+	curl -s --cacert "$CA" -X POST -H 'Content-Type: application/json' \
+	    -d "{\"mode\":\"$1\"}" "$IDP/__test/tamper" >/dev/null
+}
+
+gh_user() {
+	curl -s --cacert "$CA" -X POST -H 'Content-Type: application/json' \
+	    -d "$1" "$GH/__test/user" >/dev/null
+}
+
+login_start() {
+	local body=${2:-}
+	if [ -n "$body" ]; then
+		http POST "/auth/login/$1" -H 'Content-Type: application/json' \
+		    -d "$body"
+	else
+		http POST "/auth/login/$1"
+	fi
+	AUTH_URL=$(jqb .auth_url)
+	STATE=$(jqb .state)
+}
+
+# The GitHub stand-in has no login page: its authorize URL redirects back
+# at once.  The IdP needs the login and consent forms filled in.
+idp_visit() {
+	local jar url
+	jar=$(mktemp)
+	case $AUTH_URL in
+	"$GH"/*)
+		url=$(curl -s --cacert "$CA" -o /dev/null -w '%{redirect_url}' \
+		    "$AUTH_URL")
+		;;
+	*)
+		url=$(idp_sign_in "$AUTH_URL" "$1" "$jar" "$CA")
+		;;
+	esac
+	rm -f "$jar"
+	CB=${url#"$HXB_TEST_URL"}
+}
+
+sign_in() {
+	login_start "${2:-dev}"
+	idp_visit "$1"
+	http GET "$CB" -H 'Accept: application/json'
+	AT=$(jqb .access_token)
+	RT=$(jqb .refresh_token)
+	UID_=$(jqb .user.id)
+}
+
+bearer() { printf 'Authorization: Bearer %s' "$1"; }
