@@ -215,8 +215,9 @@ crypto_parse_key(const char *text, unsigned char key[CRYPTO_KEY_LEN])
 	len = strnlen(text, 65);
 	if (len == 64) {
 		for (i = 0; i < CRYPTO_KEY_LEN; i++) {
-			if ((hi = hex_value((unsigned char)text[2 * i])) < 0 ||
-			    (lo = hex_value((unsigned char)text[2 * i + 1])) < 0)
+			hi = hex_value((unsigned char)text[2 * i]);
+			lo = hex_value((unsigned char)text[2 * i + 1]);
+			if (hi < 0 || lo < 0)
 				goto out;
 			tmp[i] = (char)(hi << 4 | lo);
 		}

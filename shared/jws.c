@@ -36,7 +36,7 @@ static const struct alg_info {
 	const char	*crv;		/* EC: JOSE curve name */
 	const char	*group;		/* EC: OpenSSL group name */
 	int		 nid;		/* EC: the curve */
-	size_t		 coord;		/* EC: bytes per coordinate */
+	size_t		 coord;		/* EC: coordinate size */
 } algs[JWS_ALG__MAX] = {
 	[JWS_RS256] = { "RS256", FAMILY_RSA, EVP_sha256, NULL, NULL, 0, 0 },
 	[JWS_RS384] = { "RS384", FAMILY_RSA, EVP_sha384, NULL, NULL, 0, 0 },

@@ -112,8 +112,8 @@ _idp_sign_in_steps() {
 			req+=(-G "${data[@]}")
 		fi
 		req+=("$url")
-		out=$("${req[@]}")
-		rc=$?
+		rc=0
+		out=$("${req[@]}") || rc=$?
 		[ $rc -eq 0 ] || { _idp_fail "curl failed ($rc) on $method $url"; return 1; }
 		status=${out%% *}
 		location=${out#* }

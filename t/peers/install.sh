@@ -25,7 +25,8 @@ fi
 
 command -v npm >/dev/null 2>&1 || { echo "install.sh: npm not found" >&2; exit 1; }
 
-# npm ci wipes node_modules (and the stamp with it) before installing.
-npm ci --no-audit --no-fund --loglevel=error >&2
+# npm ci wipes node_modules (and the stamp with it) before installing; its
+# summary on stdout is dropped, its errors go to stderr.
+npm ci --no-audit --no-fund --loglevel=error >/dev/null
 printf '%s\n' "$want" >"$stamp.tmp"
 mv "$stamp.tmp" "$stamp"

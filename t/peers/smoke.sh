@@ -10,8 +10,9 @@
 # through t/lib/idp.sh's idp_sign_in, the token exchange, the ID token
 # checked against the JWKS with node + jose (a strict relying party's
 # checks), every tamper mode, and GitHub's OAuth web flow and REST calls.
-# Everything it starts is stopped on exit.  Set SMOKE_VERBOSE=1 to see the
-# peers' logs on failure... they are printed as TAP comments anyway.
+# Everything it starts is stopped on exit; on a failure the tails of the
+# peers' logs are printed as TAP comments.  Needs node, npm, curl, jq,
+# openssl.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -116,7 +117,7 @@ is "$(jq -r '[.keys[0].kid, (.keys[0].d == null)] | join(" ")' "$tmp/public-jwks
 cat >"$tmp/verify.mjs" <<'EOF'
 import * as fs from 'node:fs';
 import * as jose from 'jose';
-const [token, jwksFile, issuer, audience, nonce] = process.argv.slice(2);
+const [token, jwksFile, issuer, audience, nonce] = process.argv.slice(1);
 try {
   const jwks = jose.createLocalJWKSet(JSON.parse(fs.readFileSync(jwksFile, 'utf8')));
   const { payload } = await jose.jwtVerify(token, jwks, { issuer, audience, algorithms: ['RS256'] });
@@ -130,9 +131,8 @@ try {
   process.exit(1);
 }
 EOF
-# Run from t/peers so that node finds jose.
-verify() { (cd "$peers" && cp "$tmp/verify.mjs" ./.smoke-verify.mjs &&
-    node ./.smoke-verify.mjs "$@"; rc=$?; rm -f ./.smoke-verify.mjs; exit $rc); }
+# Evaluated from t/peers, so that node finds jose there.
+verify() { (cd "$peers" && node --input-type=module -e "$(cat "$tmp/verify.mjs")" -- "$@"); }
 
 # auth_url STATE NONCE CHALLENGE [EXTRA]
 auth_url() {

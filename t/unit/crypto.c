@@ -253,8 +253,10 @@ static void
 test_parse_key_accepted(void **state)
 {
 	static const char *const good[] = {
-		"f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae83",
-		"F8DDB2976C4126FBD0B58A6F4419FED3A88D62471CF1D6AB80653A1FF4C9AE83",
+		"f8ddb2976c4126fbd0b58a6f4419fed3"
+		    "a88d62471cf1d6ab80653a1ff4c9ae83",
+		"F8DDB2976C4126FBD0B58A6F4419FED3"
+		    "A88D62471CF1D6AB80653A1FF4C9AE83",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJroM=",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJroM",
 		"-N2yl2xBJvvQtYpvRBn-06iNYkcc8dargGU6H_TJroM",
@@ -279,18 +281,25 @@ test_parse_key_refused(void **state)
 	static const char *const bad[] = {
 		"",
 		/* 31 and 33 bytes, in hex and in base64. */
-		"f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae",
-		"f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae8300",
+		"f8ddb2976c4126fbd0b58a6f4419fed"
+		    "3a88d62471cf1d6ab80653a1ff4c9ae",
+		"f8ddb2976c4126fbd0b58a6f4419fed3a"
+		    "88d62471cf1d6ab80653a1ff4c9ae8300",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJrg==",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJroMA",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJrg",
 		/* An odd number of hex digits, a non-hex digit. */
-		"f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae8",
-		"g8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae83",
-		"f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae8 ",
+		"f8ddb2976c4126fbd0b58a6f4419fed"
+		    "3a88d62471cf1d6ab80653a1ff4c9ae8",
+		"g8ddb2976c4126fbd0b58a6f4419fed3"
+		    "a88d62471cf1d6ab80653a1ff4c9ae83",
+		"f8ddb2976c4126fbd0b58a6f4419fed3"
+		    "a88d62471cf1d6ab80653a1ff4c9ae8 ",
 		/* Surrounding blanks are not trimmed here. */
-		"f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae83\n",
-		" f8ddb2976c4126fbd0b58a6f4419fed3a88d62471cf1d6ab80653a1ff4c9ae83",
+		"f8ddb2976c4126fbd0b58a6f4419fed3a"
+		    "88d62471cf1d6ab80653a1ff4c9ae83\n",
+		" f8ddb2976c4126fbd0b58a6f4419fed"
+		    "3a88d62471cf1d6ab80653a1ff4c9ae83",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJroM=\n",
 		"+N2yl2xBJvvQtYpvRBn+06iNYkcc8dargGU6H/TJroM==",
 		/* The two alphabets mixed, spare bits set, padding inside. */
@@ -313,7 +322,8 @@ test_seal_round_trip(void **state)
 {
 	static const size_t lens[] = { 0, 1, 15, 16, 17, 100, 4000 };
 	unsigned char	 key[CRYPTO_KEY_LEN], pt[4000];
-	struct buf	 ct = BUF_INIT(0), ct2 = BUF_INIT(0), out = BUF_INIT(0);
+	struct buf	 ct = BUF_INIT(0), ct2 = BUF_INIT(0);
+	struct buf	 out = BUF_INIT(0);
 	size_t		 i, n;
 
 	(void)state;

@@ -106,7 +106,7 @@ static const char rsa1024_jwk[] =
     "5dtHwOVCYF3LLV-9mccNfEcap-1nGXjMTM9j9-SOsvnZK-ZtiKACThKFJT97"
     "z-IXHDc-M\",\"e\":\"AQAB\"}";
 
-static EVP_PKEY	*rsa2048;	/* made once: RSA key generation is slow */
+static EVP_PKEY	*rsa2048;	/* made once: RSA keygen is slow */
 
 /* A key from JWK text, which must be accepted. */
 static EVP_PKEY *
@@ -482,11 +482,13 @@ test_node_vectors(void **state)
 	assert_int_equal(parse_verify(es384_token, p256), -1);
 	assert_int_equal(parse_verify(ps256_token, p256), -1);
 
-	/* The same PSS signature under another label: padding or hash differ. */
-	tok = with_header(ps256_token, "{\"alg\":\"RS256\",\"kid\":\"node-1\"}");
+	/* The same PSS signature under another alg: padding or hash differ. */
+	tok = with_header(ps256_token,
+	    "{\"alg\":\"RS256\",\"kid\":\"node-1\"}");
 	assert_int_equal(parse_verify(tok, ps), -1);
 	free(tok);
-	tok = with_header(ps256_token, "{\"alg\":\"PS384\",\"kid\":\"node-1\"}");
+	tok = with_header(ps256_token,
+	    "{\"alg\":\"PS384\",\"kid\":\"node-1\"}");
 	assert_int_equal(parse_verify(tok, ps), -1);
 	free(tok);
 
@@ -680,7 +682,8 @@ static void
 test_refuse_none(void **state)
 {
 	static const char *const hdrs[] = {
-		"{\"alg\":\"none\"}", "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}",
+		"{\"alg\":\"none\"}", "{\"alg\":\"None\"}",
+		"{\"alg\":\"NONE\"}",
 		"{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"alg\":\"\"}",
 		"{\"alg\":\"rs256\"}", "{\"alg\":\"RS256 \"}",
 		"{\"alg\":\"EdDSA\"}", "{\"alg\":\"ES256K\"}",
@@ -816,7 +819,8 @@ test_parse_structure(void **state)
 	} v[] = {
 		{ "", "not a compact JWS of three parts" },
 		{ "eyJhbGciOiJSUzI1NiJ9", "not a compact JWS of three parts" },
-		{ "eyJhbGciOiJSUzI1NiJ9.e30", "not a compact JWS of three parts" },
+		{ "eyJhbGciOiJSUzI1NiJ9.e30",
+		    "not a compact JWS of three parts" },
 		{ "eyJhbGciOiJSUzI1NiJ9.e30.c2ln.c2ln",
 		    "not a compact JWS of three parts" },
 		{ "eyJhbGciOiJSUzI1NiJ9.e30.c2ln.",
@@ -824,9 +828,11 @@ test_parse_structure(void **state)
 		{ "..", "header is not a JSON object" },
 		{ "...", "not a compact JWS of three parts" },
 		/* Padding, the standard alphabet, blanks. */
-		{ "eyJhbGciOiJSUzI1NiJ9.e30=.c2ln", "payload is not base64url" },
+		{ "eyJhbGciOiJSUzI1NiJ9.e30=.c2ln",
+		    "payload is not base64url" },
 		{ "eyJhbGciOiJSUzI1NiJ9=.e30.c2ln", "header is not base64url" },
-		{ "eyJhbGciOiJSUzI1NiJ9.e30.c2l/", "signature is not base64url" },
+		{ "eyJhbGciOiJSUzI1NiJ9.e30.c2l/",
+		    "signature is not base64url" },
 		{ "eyJhbGciOiJSUzI1NiJ9 .e30.c2ln", "header is not base64url" },
 		{ " eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "header is not base64url" },
 		{ "eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n",
