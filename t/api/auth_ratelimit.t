@@ -11,6 +11,9 @@ A1=127.1.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 A2=127.2.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 A3=127.3.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 
+U=rl$$r$RANDOM
+sign_in $U
+
 # A low limit for this test only: the auth pool is swapped with one more
 # setting, and swapped back at the end.
 saved=$(cat "$S/extra.env")
@@ -41,9 +44,7 @@ like "$(jqb .detail)" "try again in" "the handler's own answer"
 is "$(from $A2 /auth/login/dev)" 200 "another address is not limited"
 
 # Authenticated /auth routes count in their own, larger bucket.
-U=rl$$r$RANDOM
-sign_in $U
-http GET /auth/me -H "$(bearer "$AT")"
+http GET /auth/me -H "$(bearer "$AT")" --interface $A1
 is "$STATUS" 200 "an authenticated route is not held by the sign-in bucket"
 
 restore
