@@ -84,7 +84,7 @@ static const struct field login_query[] = {
 	{ NULL },
 };
 
-enum cb_field { CB_CODE, CB_STATE, CB_ERROR, CB_ERROR_DESC, CB_ANY };
+enum cb_field { CB_CODE, CB_STATE, CB_ERROR, CB_ERROR_DESC, CB_ISS, CB_ANY };
 
 static const struct field callback_query[] = {
 	[CB_CODE] = { "code", FIELD_STRING, false, false, 1, 2048, NULL,
@@ -95,6 +95,7 @@ static const struct field callback_query[] = {
 	    "[A-Za-z0-9_.-]+", "an OAuth error code" },
 	[CB_ERROR_DESC] = { "error_description", FIELD_STRING, false, false,
 	    0, 1024, NULL, NULL },
+	[CB_ISS] = { "iss", FIELD_STRING, false, false, 1, 1024, NULL, NULL },
 	/* Providers add their own (iss, scope, session_state, hd...). */
 	[CB_ANY] = { "*", FIELD_STRING, false, false, 0, 0, NULL, NULL },
 	{ NULL },
@@ -837,6 +838,16 @@ callback(struct req *r)
 	if (code == NULL) {
 		http_problem(r, PROBLEM_SIGNIN_FAILED, "the provider sent no "
 		    "authorization code", NULL);
+		goto out;
+	}
+	/*
+	 * RFC 9207: a response names its issuer, so that a code from one
+	 * provider is never redeemed at another (the mix-up attack).
+	 */
+	if (idp_check_iss(r->app, p, r->qv.present[CB_ISS] ?
+	    r->qv.str[CB_ISS] : NULL, &e) != 0) {
+		audit_login_failure(r, p, e.detail, NULL);
+		idp_problem(r, &e);
 		goto out;
 	}
 	redirect_uri(r, p, &cb);

@@ -416,6 +416,8 @@ discover(struct app *app, struct idp *p, struct idp_err *e)
 	p->jwks_uri = xstrdup(jwks);
 	p->userinfo_url = xstrdup(ui);
 	p->algs = algs;
+	p->iss_param = json_is_true(json_object_get(d,
+	    "authorization_response_iss_parameter_supported"));
 	p->discovered_ms = clock_ms();
 	rc = 0;
 out:
@@ -900,6 +902,23 @@ idp_auth_url(struct app *app, struct idp *p, const char *redirect_uri,
 	buf_addstr(url, "&code_challenge_method=S256");
 	if (url->failed) {
 		fail(e, PROBLEM_INTERNAL, NULL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+idp_check_iss(struct app *app, struct idp *p, const char *iss,
+    struct idp_err *e)
+{
+	if (p->kind != IDP_OIDC)
+		return 0;
+	if (discover(app, p, e) != 0)
+		return -1;
+	if ((iss != NULL && strcmp(iss, p->issuer) != 0) ||
+	    (iss == NULL && p->iss_param)) {
+		fail(e, PROBLEM_SIGNIN_FAILED, NULL, "the authorization "
+		    "response does not come from %s's issuer (iss)", p->name);
 		return -1;
 	}
 	return 0;

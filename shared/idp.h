@@ -54,6 +54,7 @@ struct idp {
 	char		*jwks_uri;
 	char		*userinfo_url;
 	bool		 basic_auth;		/* client_secret_basic */
+	bool		 iss_param;		/* RFC 9207: iss in responses */
 	unsigned int	 algs;			/* allowed ID token algs, bits */
 	long long	 discovered_ms;
 	json_t		*jwks;
@@ -92,6 +93,14 @@ int		 idp_auth_url(struct app *, struct idp *,
 		    const char *redirect_uri, const char *state,
 		    const char *nonce, const char *code_challenge,
 		    struct buf *url, struct idp_err *);
+
+/*
+ * RFC 9207: the iss parameter of an authorization response (NULL if
+ * absent) must be the provider's issuer, and must be there if the
+ * provider says it sends it.  0, or -1 with e filled in.
+ */
+int		 idp_check_iss(struct app *, struct idp *, const char *iss,
+		    struct idp_err *);
 
 /* Redeem the code and establish who signed in. */
 int		 idp_finish(struct app *, struct idp *, const char *code,

@@ -16,8 +16,14 @@ mkdir -p "$SAN"
 chmod 777 "$SAN"
 
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
-export NATS_PORT=$(free_port)
+export NATS_PORT=$(free_port) IDP_PORT=$(free_port) GITHUB_PORT=$(free_port)
 export WORKERS=${WORKERS:-2} NGINX_WORKERS=1 BUILD=build/asan STACK_FAST=1
+# The test IdP with its test controls, and the GitHub stand-in.  The suite
+# signs in far more often than a person: the sign-in limits are raised for
+# 127.0.0.1, and t/api/auth_ratelimit.t checks them from other addresses.
+export STACK_PEERS=test NGINX_AUTH_RATE=50r/s NGINX_AUTH_BURST=100
+export STACK_ENV_FILE=$TMP/extra.env
+printf 'HXB_AUTH_RATE_LIMIT=100000\n' >"$STACK_ENV_FILE"
 # Sanitizer reports go to files, so that none is lost in a log; LSan is on.
 export ASAN_OPTIONS="log_path=$SAN/asan:detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="log_path=$SAN/ubsan:print_stacktrace=1:halt_on_error=1"

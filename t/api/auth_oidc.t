@@ -126,6 +126,17 @@ idp_visit alice
 http GET "${CB/\/dev\?//github?}" -H 'Accept: application/json'
 is_problem 400 "state of another provider: 400"
 
+# --- RFC 9207: the response's iss must be the provider's --------------------
+login_start dev
+idp_visit alice
+like "$CB" "&iss=" "the IdP names itself in the response (iss)"
+http GET "$(printf '%s' "$CB" | sed 's/&iss=[^&]*/\&iss=https%3A%2F%2Fevil.example/')" -H 'Accept: application/json'
+is_problem 400 "a response naming another issuer: 400"
+login_start dev
+idp_visit alice
+http GET "$(printf '%s' "$CB" | sed 's/&iss=[^&]*//')" -H 'Accept: application/json'
+is_problem 400 "a response without iss from an IdP that sends it: 400"
+
 # --- an error from the IdP ----------------------------------------------------------
 login_start dev
 http GET "/auth/callback/dev?error=access_denied&error_description=no&state=$STATE"
@@ -141,9 +152,10 @@ login_start dev
 state_a=$STATE
 idp_visit alice
 code_a=$(printf '%s' "$CB" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
+iss_a=$(printf '%s' "$CB" | sed -n 's/.*[?&]iss=\([^&]*\).*/\1/p')
 login_start dev
 state_b=$STATE
-http GET "/auth/callback/dev?code=$code_a&state=$state_b" -H 'Accept: application/json'
+http GET "/auth/callback/dev?code=$code_a&state=$state_b&iss=$iss_a" -H 'Accept: application/json'
 is_problem 400 "PKCE mismatch: 400"
 is "$(jqb .idp_error)" invalid_grant "PKCE mismatch: the IdP said invalid_grant"
 
