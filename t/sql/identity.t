@@ -1,0 +1,7 @@
+#!/bin/bash
+# pgTAP: what 0002_identity.sql guarantees, as the superuser, rolled back.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$HXB_TEST_STACK/stack.env"
+PGPASSWORD=$(cat "$HXB_TEST_STACK/secrets/pg_super") exec psql -X -q -A -t \
+    -v ON_ERROR_STOP=1 -h "$RUN/pg" -p "$PG_PORT" -U postgres -d hexabase \
+    -f "$(dirname "$0")/identity.sql"
