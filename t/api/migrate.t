@@ -19,6 +19,7 @@ migrate() {
 	HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=$db user=hxb_owner" \
 	HXB_DATABASE_PASSWORD_FILE="$S/secrets/pg_owner" \
 	HXB_MIGRATIONS_DIR="$dir" HXB_LOG_LEVEL=error \
+	HXB_MASTER_KEY_FILE="$S/secrets/master_key" \
 	    "$HXB_TEST_BUILD/jobs/migrate" "$@"
 }
 q() { super -d "$db" -c "$1"; }
@@ -33,6 +34,7 @@ is "$r1$r2$r3" 000 "three concurrent runs all succeed"
 is "$(q 'SELECT count(*) FROM schema_migrations')" "$nfiles" "each file recorded once"
 is "$(q 'SELECT count(*) FROM plans')" 3 "the seed ran once"
 like "$(q 'SELECT checksum FROM schema_migrations WHERE version = 1')" '^[0-9a-f]{64}$' "a SHA-256 is recorded"
+is "$(q "SELECT count(*) FROM signing_keys WHERE state = 'active'")" 1 "one first signing key, whoever ran first"
 
 out=$(migrate 2>&1)
 is "$?" 0 "a second run is a no-op"

@@ -3,6 +3,8 @@
 #   (a) the bare FastCGI hello program of t/bench/, with as many workers,
 #   (b) GET /api/v1/plans/{id},
 #   (c) an nginx `return 200`,
+#   (d) GET /auth/me with a valid access token (signature check, revocation
+#       check in Redis, rate-limit count in Redis, one PostgreSQL query),
 # plus (b) with the plans catalog cache off, and a handler swap under load.
 # Prints requests/s and p99 for each and the ratio b/a, and records them in
 # docs/BENCHMARKS.md.  Settings: BENCH_SECONDS (10), WORKERS (4).
@@ -15,9 +17,13 @@ export WORKERS=${WORKERS:-4} BUILD=build STACK_BENCH=1
 
 . "$ROOT/t/lib/ports.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
-export NATS_PORT=$(free_port)
+export NATS_PORT=$(free_port) IDP_PORT=$(free_port)
 TMP=$(mktemp -d /tmp/hxb-bench.XXXXXX)
 STACK=$TMP/stack
+# wrk sends everything from one address: raise the per-address limit of
+# the authenticated /auth routes so that it counts but does not refuse.
+printf 'HXB_AUTH_SESSION_RATE_LIMIT=100000000\n' >"$TMP/extra.env"
+export STACK_ENV_FILE=$TMP/extra.env
 trap 't/stack.sh stop "$STACK" >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
 t/stack.sh start "$STACK" >"$TMP/start.log" 2>&1 || {
 	cat "$TMP/start.log" >&2
@@ -25,11 +31,12 @@ t/stack.sh start "$STACK" >"$TMP/start.log" 2>&1 || {
 }
 URL=http://127.0.0.1:$PORT
 
-# run NAME PATH: wrk, then "rps p99_ms errors" into $TMP/NAME.
+# run NAME PATH [wrk args]: wrk, then "rps p99_ms errors" into $TMP/NAME.
 run() {
-	local out=$TMP/$1.wrk
-	wrk -t2 -c64 -d2s "$URL$2" >/dev/null 2>&1	# warm-up
-	wrk -t2 -c64 -d"${SECS}s" --latency "$URL$2" >"$out" 2>&1
+	local out=$TMP/$1.wrk name=$1 path=$2
+	shift 2
+	wrk -t2 -c64 -d2s "$@" "$URL$path" >/dev/null 2>&1	# warm-up
+	wrk -t2 -c64 -d"${SECS}s" --latency "$@" "$URL$path" >"$out" 2>&1
 	awk '
 	function ms(v) {
 		if (v ~ /us$/) return v / 1000
@@ -41,12 +48,21 @@ run() {
 	/^ +99%/ { p99 = ms($2) }
 	/Non-2xx/ { err += $NF }
 	/Socket errors/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
-	END { printf "%d %.2f %d\n", rps, p99, err }' "$out" >"$TMP/$1"
+	END { printf "%d %.2f %d\n", rps, p99, err }' "$out" >"$TMP/$name"
 }
+
+# A real sign-in through the development IdP, for an access token.
+. "$ROOT/t/lib/idp.sh"
+auth_url=$(curl -s -X POST "$URL/auth/login/dev" | jq -r .auth_url)
+cb=$(idp_sign_in "$auth_url" bench "$TMP/jar" "$STACK/tls/ca.crt")
+AT=$(curl -s -H 'Accept: application/json' "$cb" | jq -r .access_token)
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AT" \
+    "$URL/auth/me")" = 200 ] || { echo "bench: cannot sign in" >&2; exit 1; }
 
 run hello /bench/hello
 run plans /api/v1/plans/free
 run static /bench/static
+run me /auth/me -H "Authorization: Bearer $AT"
 # The same route reading PostgreSQL on every request.
 HXB_PLANS_CACHE_MS=0 t/stack.sh restart-handler "$STACK" plans 2>/dev/null
 run plans_nocache /api/v1/plans/free
@@ -64,6 +80,8 @@ read -r a_rps a_p99 a_err <"$TMP/hello"
 read -r b_rps b_p99 b_err <"$TMP/plans"
 read -r c_rps c_p99 c_err <"$TMP/static"
 read -r d_rps d_p99 d_err <"$TMP/plans_nocache"
+read -r e_rps e_p99 e_err <"$TMP/me"
+ratio_me=$(awk -v b="$e_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
 ratio=$(awk -v b="$b_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
 ratio_nc=$(awk -v b="$d_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
 
@@ -80,8 +98,10 @@ workers per program; nginx $(nginx -v 2>&1 | sed 's|.*/||'), 2 nginx workers.
 | (b) \`GET /api/v1/plans/free\` | $b_rps | $b_p99 | $b_err |
 | (c) nginx \`return 200\`, \`/bench/static\` | $c_rps | $c_p99 | $c_err |
 | (b) with \`HXB_PLANS_CACHE_MS=0\` (PostgreSQL on every request) | $d_rps | $d_p99 | $d_err |
+| (d) \`GET /auth/me\` with a valid access token | $e_rps | $e_p99 | $e_err |
 
 **b/a = $ratio** (target >= 0.6); with the cache off b/a = $ratio_nc.
+**d/a = $ratio_me** (target >= 0.5, p99 <= 10 ms).
 
 \`make restart-handler H=plans\` under wrk -c64: $swap_failed failed of
 ${swap_total:-?} requests.

@@ -511,7 +511,7 @@ test_pem_encrypted_refused(void **state)
 	    EVP_aes_256_cbc(), "pass", 4, NULL, NULL), 1);
 	n = BIO_get_mem_data(bio, &data);
 	assert_true(n > 0);
-	assert_non_null(strstr(data, "ENCRYPTED PRIVATE KEY"));
+	assert_non_null(memmem(data, (size_t)n, "ENCRYPTED PRIVATE KEY", 21));
 	assert_null(pkey_from_pem(data, (size_t)n, true));
 	BIO_free(bio);
 	EVP_PKEY_free(ec);
