@@ -209,7 +209,7 @@ static const struct db_stmt st_rt_find = { "auth_rt_find",
 static const struct db_stmt st_session_use = { "auth_session_use",
     "UPDATE sessions SET last_used_at = now(), ip = coalesce($2::inet, ip) "
     "WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() "
-    "RETURNING user_id, extract(epoch FROM expires_at)::bigint", 2 };
+    "RETURNING user_id, extract(epoch FROM expires_at)::bigint, provider", 2 };
 
 static const struct db_stmt st_session_revoke = { "auth_session_revoke",
     "UPDATE sessions SET revoked_at = now(), revoke_reason = $2 "
@@ -227,14 +227,13 @@ static const struct db_stmt st_session_revoke_all = { "auth_session_revoke_all",
     "WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() "
     "AND NOT ($2::bool AND id = $3) RETURNING id", 3 };
 
+/* One row per organization (or one with NULLs), the cheapest plan. */
 static const struct db_stmt st_me = { "auth_me",
-    "SELECT u.id, u.email, u.display_name, u.avatar_url, s.provider, "
-    "coalesce((SELECT jsonb_agg(jsonb_build_object('id', o.id, 'name', o.name,"
-    " 'role', m.role) ORDER BY o.name) FROM organization_users m "
-    "JOIN organizations o ON o.id = m.organization_id "
-    "WHERE m.user_id = u.id), '[]'::jsonb) "
-    "FROM users u JOIN sessions s ON s.user_id = u.id AND s.id = $2 "
-    "WHERE u.id = $1", 2 };
+    "SELECT u.id, u.email, u.display_name, u.avatar_url, o.id, o.name, "
+    "m.role FROM users u "
+    "LEFT JOIN organization_users m ON m.user_id = u.id "
+    "LEFT JOIN organizations o ON o.id = m.organization_id "
+    "WHERE u.id = $1 ORDER BY o.name LIMIT 1000", 1 };
 
 static const struct db_stmt st_sessions = { "auth_sessions",
     "SELECT id, provider, hxb_ts(created_at), hxb_ts(last_used_at), "
@@ -325,12 +324,13 @@ limit_signin(struct req *r)
 	    CFG_AUTH_RATE_WINDOW_S));
 }
 
+/* The authenticated routes: token, revocation and count in one go. */
 static int
-limit_session(struct req *r)
+session_auth(struct req *r, struct principal *pr)
 {
-	return ratelimit_check(r, "auth-session", config_int(&r->app->cfg,
-	    CFG_AUTH_SESSION_RATE_LIMIT), config_int(&r->app->cfg,
-	    CFG_AUTH_RATE_WINDOW_S));
+	return auth_require_limited(r, pr, "auth-session",
+	    config_int(&r->app->cfg, CFG_AUTH_SESSION_RATE_LIMIT),
+	    config_int(&r->app->cfg, CFG_AUTH_RATE_WINDOW_S));
 }
 
 static struct idp *
@@ -764,13 +764,14 @@ user_json(struct req *r, const char *user_id)
 /* The JSON answer of a sign-in or refresh. */
 static void
 token_answer(struct req *r, const char *user_id, const char *sid,
-    const char *refresh_token, long long session_end, bool with_user)
+    const char *idp, const char *refresh_token, long long session_end,
+    bool with_user)
 {
 	char		*at;
 	long long	 exp, now = (long long)time(NULL);
 	json_t		*body, *user = NULL;
 
-	if ((at = auth_issue(r->app, user_id, sid, session_end, &exp)) ==
+	if ((at = auth_issue(r->app, user_id, sid, idp, session_end, &exp)) ==
 	    NULL) {
 		http_problem(r, PROBLEM_UNAVAILABLE, "tokens cannot be signed "
 		    "right now; try again later", NULL);
@@ -863,8 +864,10 @@ callback(struct req *r)
 		goto out;
 	}
 	snprintf(r->user_id, sizeof(r->user_id), "%s", si.user_id);
+	/* Name, avatar, email or (for a new user) organizations may differ. */
+	auth_user_changed(r->app, si.user_id);
 	if (http_wants_json(r)) {
-		token_answer(r, si.user_id, si.sid, si.refresh,
+		token_answer(r, si.user_id, si.sid, p->name, si.refresh,
 		    si.session_end, true);
 		goto out;
 	}
@@ -940,7 +943,7 @@ static void
 refresh(struct req *r)
 {
 	char		 tok[256], hash[2 * CRYPTO_SHA256_LEN + 1];
-	char		 sid[ID_BUFSZ], user[ID_BUFSZ];
+	char		 sid[ID_BUFSZ], user[ID_BUFSZ], idp[IDP_NAME_MAX];
 	char		 fresh[RT_LEN + 1];
 	const char	*params[2];
 	PGresult	*res;
@@ -1003,6 +1006,7 @@ refresh(struct req *r)
 	}
 	snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
 	end = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(idp, sizeof(idp), "%s", PQgetvalue(res, 0, 2));
 	PQclear(res);
 	if (refresh_token_new(r, sid, fresh) != 0 ||
 	    db_commit(&r->app->db) != 0)
@@ -1011,7 +1015,7 @@ refresh(struct req *r)
 	if (from_cookie)
 		set_refresh_cookie(r, fresh, config_int(&r->app->cfg,
 		    CFG_REFRESH_TOKEN_TTL_S));
-	token_answer(r, user, sid, fresh, end, false);
+	token_answer(r, user, sid, idp, fresh, end, false);
 	OPENSSL_cleanse(fresh, sizeof(fresh));
 	return;
 dbfail:
@@ -1065,7 +1069,7 @@ logout(struct req *r)
 	const char		*params[2];
 	json_t			*ids = json_array();
 
-	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+	if (session_auth(r, &pr) != 0)
 		goto out;
 	params[0] = pr.sid;
 	params[1] = "logout";
@@ -1082,30 +1086,28 @@ out:
 
 /* ---- who am I, and sessions ------------------------------------------- */
 
-static void
-me(struct req *r)
+/*
+ * The profile without the session's provider, as cached: a JSON object.
+ * NULL if the user is gone; *failed on a database error.
+ */
+static char *
+profile_build(struct req *r, const char *user_id, bool *failed)
 {
-	struct principal	 pr;
-	const char		*params[2];
-	PGresult		*res;
-	struct buf		 b = BUF_INIT(64 * 1024);
-	struct jsonw		 w;
+	const char	*params[1] = { user_id };
+	PGresult	*res;
+	struct buf	 b = BUF_INIT(256 * 1024);
+	struct jsonw	 w;
+	char		*doc;
+	int		 i, n;
 
-	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
-		return;
-	params[0] = pr.user_id;
-	params[1] = pr.sid;
+	*failed = false;
 	if ((res = exec1(r, &st_me, params)) == NULL) {
-		db_problem(r);
-		return;
+		*failed = true;
+		return NULL;
 	}
-	if (PQntuples(res) != 1) {
+	if ((n = PQntuples(res)) == 0) {
 		PQclear(res);
-		http_header(r, "WWW-Authenticate", "Bearer realm=\"hexabase\", "
-		    "error=\"invalid_token\"");
-		http_problem(r, PROBLEM_UNAUTHORIZED, "the user no longer "
-		    "exists", NULL);
-		return;
+		return NULL;
 	}
 	jsonw_init(&w, &b);
 	jsonw_object(&w);
@@ -1116,12 +1118,92 @@ me(struct req *r)
 		jsonw_kv_null(&w, "avatar_url");
 	else
 		jsonw_kv_string(&w, "avatar_url", PQgetvalue(res, 0, 3));
-	jsonw_kv_string(&w, "provider", PQgetvalue(res, 0, 4));
-	/* Built by PostgreSQL's json_agg; passed through as it is. */
 	jsonw_key(&w, "organizations");
-	jsonw_raw(&w, PQgetvalue(res, 0, 5));
+	jsonw_array(&w);
+	for (i = 0; i < n; i++) {
+		if (PQgetisnull(res, i, 4))
+			continue;
+		jsonw_object(&w);
+		jsonw_kv_string(&w, "id", PQgetvalue(res, i, 4));
+		jsonw_kv_string(&w, "name", PQgetvalue(res, i, 5));
+		jsonw_kv_string(&w, "role", PQgetvalue(res, i, 6));
+		jsonw_object_end(&w);
+	}
+	jsonw_array_end(&w);
 	jsonw_object_end(&w);
 	PQclear(res);
+	if (b.failed || (doc = buf_detach(&b, NULL)) == NULL) {
+		buf_release(&b);
+		*failed = true;
+		return NULL;
+	}
+	return doc;
+}
+
+static void
+profile_store(struct req *r, const char *key, const char *doc, long long ttl)
+{
+	char		 secs[24];
+	const char	*argv[5] = { "SET", key, doc, "EX", secs };
+	redisReply	*rr;
+
+	snprintf(secs, sizeof(secs), "%lld", ttl);
+	if ((rr = redis_cmd(&r->app->redis, 5, argv, NULL)) != NULL)
+		freeReplyObject(rr);
+}
+
+/*
+ * GET /auth/me: the profile comes from Redis in the same round trip as the
+ * token's revocation check (cache-aside, dropped by every change, see
+ * auth_user_changed()), else from PostgreSQL; the provider is the
+ * session's, from the token.
+ */
+static void
+me(struct req *r)
+{
+	struct principal	 pr;
+	long long		 ttl = config_int(&r->app->cfg, CFG_ME_CACHE_S);
+	char			 key[128], *doc = NULL;
+	struct buf		 b = BUF_INIT(512 * 1024);
+	size_t			 n;
+	bool			 failed;
+
+	if (auth_require_profile(r, &pr, "auth-session",
+	    config_int(&r->app->cfg, CFG_AUTH_SESSION_RATE_LIMIT),
+	    config_int(&r->app->cfg, CFG_AUTH_RATE_WINDOW_S),
+	    ttl > 0 ? &doc : NULL) != 0)
+		return;
+	if (doc == NULL) {
+		if ((doc = profile_build(r, pr.user_id, &failed)) == NULL) {
+			if (failed) {
+				db_problem(r);
+				return;
+			}
+			http_header(r, "WWW-Authenticate", "Bearer "
+			    "realm=\"hexabase\", error=\"invalid_token\"");
+			http_problem(r, PROBLEM_UNAUTHORIZED, "the user no "
+			    "longer exists", NULL);
+			return;
+		}
+		if (ttl > 0) {
+			auth_user_key(pr.user_id, key, sizeof(key));
+			profile_store(r, key, doc, ttl);
+		}
+	}
+	/* {...cached...} + "provider": the object's last byte is its "}". */
+	n = strlen(doc);
+	if (n < 2 || doc[n - 1] != '}') {
+		free(doc);
+		http_problem(r, PROBLEM_INTERNAL, "a cached profile is damaged",
+		    NULL);
+		auth_user_changed(r->app, pr.user_id);
+		return;
+	}
+	buf_add(&b, doc, n - 1);
+	buf_addstr(&b, ",\"provider\":");
+	buf_add_json_string(&b, pr.idp);
+	buf_addch(&b, '}');
+	free(doc);
 	http_json_buf(r, 200, &b);
 	buf_release(&b);
 }
@@ -1139,7 +1221,7 @@ list_sessions(struct req *r)
 	struct jsonw		 w;
 	int			 i, n, shown;
 
-	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+	if (session_auth(r, &pr) != 0)
 		return;
 	limit = r->qv.present[LIST_LIMIT] ? r->qv.num[LIST_LIMIT] : 50;
 	if (r->qv.present[LIST_CURSOR] && cursor_decode(r->qv.str[LIST_CURSOR],
@@ -1204,7 +1286,7 @@ delete_session(struct req *r)
 	json_t			*ids = json_array();
 	int			 n;
 
-	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+	if (session_auth(r, &pr) != 0)
 		goto out;
 	http_set_resource(r, "sessions/%s", id);
 	params[0] = id;
@@ -1241,7 +1323,7 @@ revoke_all(struct req *r)
 	json_t			*ids = json_array();
 	int			 n;
 
-	if (limit_session(r) != 0 || auth_require(r, &pr) != 0)
+	if (session_auth(r, &pr) != 0)
 		goto out;
 	params[0] = pr.user_id;
 	params[1] = r->body.present[0] && r->body.num[0] ? "true" : "false";

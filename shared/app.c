@@ -15,6 +15,7 @@
 #include <fcgiapp.h>
 
 #include "app.h"
+#include "auth.h"
 #include "buf.h"
 
 /*
@@ -107,6 +108,7 @@ app_fini(struct app *app)
 	redis_close(&app->redis);
 	bus_close(&app->bus);
 	keyring_free(&app->keys);
+	auth_cache_clear();
 	config_free(&app->cfg);
 }
 

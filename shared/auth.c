@@ -1,6 +1,7 @@
 /*
  * auth: access tokens; see auth.h.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "jws.h"
 #include "keys.h"
 #include "log.h"
+#include "ratelimit.h"
 
 #define REVOKED_PREFIX	"hxb:revoked:"
 #define REVOKED_READY	"hxb:revoked:ready"
@@ -40,7 +42,7 @@ revoke_ttl(struct app *app)
 
 char *
 auth_issue(struct app *app, const char *user_id, const char *sid,
-    long long not_after, long long *exp)
+    const char *idp, long long not_after, long long *exp)
 {
 	const struct signing_key	*k;
 	unsigned char			 rnd[16];
@@ -57,7 +59,7 @@ auth_issue(struct app *app, const char *user_id, const char *sid,
 	e = now + config_int(&app->cfg, CFG_ACCESS_TOKEN_TTL_S);
 	if (not_after > 0 && e > not_after)
 		e = not_after;
-	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s}",
+	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s}",
 	    "iss", config_str(&app->cfg, CFG_ISSUER),
 	    "sub", user_id,
 	    "aud", AUTH_AUDIENCE,
@@ -65,7 +67,8 @@ auth_issue(struct app *app, const char *user_id, const char *sid,
 	    "iat", (json_int_t)now,
 	    "nbf", (json_int_t)now,
 	    "jti", buf_cstr(&jti),
-	    "sid", sid);
+	    "sid", sid,
+	    "idp", idp);
 	if (claims != NULL && !jti.failed)
 		tok = jws_sign(k->priv, k->alg, k->kid, claims);
 	json_decref(claims);
@@ -145,14 +148,34 @@ revoked_rebuild(struct app *app, const char *sid, bool *revoked)
 	return AUTH_OK;
 }
 
+/* Redis is away: ask the source of truth. */
+static enum auth_result
+session_check_db(struct app *app, const char *sid, const char **why)
+{
+	const char	*params[1] = { sid };
+	PGresult	*res;
+	bool		 revoked;
+
+	log_warn(&app->log, "revocation check falls back to PostgreSQL: %s",
+	    app->redis.errmsg);
+	if ((res = db_exec(&app->db, &st_session_revoked, params)) == NULL)
+		return AUTH_UNAVAILABLE;
+	revoked = PQntuples(res) != 1 ||
+	    strcmp(PQgetvalue(res, 0, 0), "f") != 0;
+	PQclear(res);
+	if (revoked) {
+		*why = "the session has ended";
+		return AUTH_INVALID;
+	}
+	return AUTH_OK;
+}
+
 static enum auth_result
 session_check(struct app *app, const char *sid, const char **why)
 {
 	char		 key[128];
 	const char	*argv[3] = { "MGET", REVOKED_READY, key };
-	const char	*params[1] = { sid };
 	redisReply	*rr;
-	PGresult	*res;
 	enum auth_result ar;
 	bool		 revoked = false, ready;
 
@@ -168,15 +191,7 @@ session_check(struct app *app, const char *sid, const char **why)
 	} else {
 		if (rr != NULL)
 			freeReplyObject(rr);
-		/* Redis is away: ask the source of truth. */
-		log_warn(&app->log, "revocation check falls back to "
-		    "PostgreSQL: %s", app->redis.errmsg);
-		if ((res = db_exec(&app->db, &st_session_revoked, params)) ==
-		    NULL)
-			return AUTH_UNAVAILABLE;
-		revoked = PQntuples(res) != 1 ||
-		    strcmp(PQgetvalue(res, 0, 0), "f") != 0;
-		PQclear(res);
+		return session_check_db(app, sid, why);
 	}
 	if (revoked) {
 		*why = "the session has ended";
@@ -185,16 +200,90 @@ session_check(struct app *app, const char *sid, const char **why)
 	return AUTH_OK;
 }
 
-enum auth_result
-auth_verify(struct app *app, const char *token, struct principal *p,
+/*
+ * Tokens this process has verified, so that a client presenting the same
+ * token again (as it does for 15 minutes) costs a string comparison, not
+ * an RSA verification.  Direct-mapped by a hash of the token, each slot
+ * holding the whole token: a hit is an exact match of bytes already
+ * verified.  The expiry is checked on every hit, and the signing key must
+ * still be known (a deleted key's tokens stop at once).  Revocation is not
+ * cached: it is checked on every request.
+ */
+#define VCACHE_SLOTS	512
+
+struct vcache_entry {
+	char			*token;
+	char			 kid[KID_MAX];
+	struct principal	 p;
+};
+
+static struct vcache_entry vcache[VCACHE_SLOTS];
+
+static size_t
+vcache_slot(const char *token)
+{
+	uint64_t	 h = 1469598103934665603ULL;	/* FNV-1a */
+
+	for (; *token != '\0'; token++)
+		h = (h ^ (unsigned char)*token) * 1099511628211ULL;
+	return (size_t)(h % VCACHE_SLOTS);
+}
+
+static bool
+vcache_get(struct app *app, const char *token, struct principal *p)
+{
+	struct vcache_entry	*e = &vcache[vcache_slot(token)];
+
+	if (e->token == NULL || strcmp(e->token, token) != 0)
+		return false;
+	if (e->p.exp + config_int(&app->cfg, CFG_CLOCK_SKEW_S) <=
+	    (long long)time(NULL) || keyring_find(app, e->kid) == NULL) {
+		free(e->token);
+		memset(e, 0, sizeof(*e));
+		return false;
+	}
+	*p = e->p;
+	return true;
+}
+
+static void
+vcache_put(const char *token, const char *kid, const struct principal *p)
+{
+	struct vcache_entry	*e = &vcache[vcache_slot(token)];
+	char			*t;
+
+	if (strlen(kid) >= KID_MAX || (t = strdup(token)) == NULL)
+		return;
+	free(e->token);
+	e->token = t;
+	strcpy(e->kid, kid);
+	e->p = *p;
+}
+
+void
+auth_cache_clear(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < VCACHE_SLOTS; i++) {
+		free(vcache[i].token);
+		memset(&vcache[i], 0, sizeof(vcache[i]));
+	}
+}
+
+/* Everything but the revocation check. */
+static enum auth_result
+token_check(struct app *app, const char *token, struct principal *p,
     const char **why)
 {
 	const struct signing_key	*k;
 	struct jws			 t;
-	const char			*iss, *sub, *sid, *jti, *aud;
+	const char			*iss, *sub, *sid, *jti, *aud, *idp;
 	long long			 exp, iat, nbf, now, skew;
 	enum auth_result		 ar = AUTH_INVALID;
 
+	if (vcache_get(app, token, p))
+		return AUTH_OK;
 	memset(p, 0, sizeof(*p));
 	memset(&t, 0, sizeof(t));
 	*why = "malformed token";
@@ -220,6 +309,7 @@ auth_verify(struct app *app, const char *token, struct principal *p,
 	sub = claim_str(t.claims, "sub", AUTH_ID_MAX);
 	sid = claim_str(t.claims, "sid", AUTH_ID_MAX);
 	jti = claim_str(t.claims, "jti", AUTH_ID_MAX);
+	idp = claim_str(t.claims, "idp", AUTH_ID_MAX);
 	if (iss == NULL || strcmp(iss, config_str(&app->cfg, CFG_ISSUER))) {
 		*why = "wrong issuer";
 		goto out;
@@ -247,48 +337,209 @@ auth_verify(struct app *app, const char *token, struct principal *p,
 		*why = "missing or malformed sub, sid or jti";
 		goto out;
 	}
-	if ((ar = session_check(app, sid, why)) != AUTH_OK)
-		goto out;
 	strcpy(p->user_id, sub);
 	strcpy(p->sid, sid);
 	strcpy(p->jti, jti);
+	if (idp != NULL)
+		strcpy(p->idp, idp);
 	p->exp = exp;
+	vcache_put(token, t.kid, p);
+	ar = AUTH_OK;
 out:
 	jws_clear(&t);
 	return ar;
 }
 
-int
-auth_require(struct req *r, struct principal *p)
+enum auth_result
+auth_verify(struct app *app, const char *token, struct principal *p,
+    const char **why)
 {
-	const char		*h = http_env(r, "HTTP_AUTHORIZATION");
-	const char		*why = "no access token";
-	enum auth_result	 ar = AUTH_INVALID;
+	enum auth_result	 ar;
 
-	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
-		h += 7;
-		while (*h == ' ')
-			h++;
-		ar = auth_verify(r->app, h, p, &why);
-		if (ar == AUTH_OK) {
-			snprintf(r->user_id, sizeof(r->user_id), "%s",
-			    p->user_id);
-			return 0;
-		}
-	}
+	if ((ar = token_check(app, token, p, why)) == AUTH_OK &&
+	    (ar = session_check(app, p->sid, why)) != AUTH_OK)
+		memset(p, 0, sizeof(*p));
+	return ar;
+}
+
+/* The bearer token of the request, or NULL. */
+static const char *
+bearer(const struct req *r)
+{
+	const char	*h = http_env(r, "HTTP_AUTHORIZATION");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	for (h += 7; *h == ' '; h++)
+		;
+	return h;
+}
+
+static int
+refuse(struct req *r, enum auth_result ar, bool had_token, const char *why)
+{
 	if (ar == AUTH_UNAVAILABLE) {
 		http_header(r, "Retry-After", "1");
 		http_problem(r, PROBLEM_UNAVAILABLE, "the session could not "
 		    "be checked; try again shortly", NULL);
 		return -1;
 	}
-	if (h == NULL)
+	if (!had_token)
 		http_header(r, "WWW-Authenticate", "Bearer realm=\"hexabase\"");
 	else
 		http_header(r, "WWW-Authenticate", "Bearer realm=\"hexabase\", "
 		    "error=\"invalid_token\"");
 	http_problemf(r, PROBLEM_UNAUTHORIZED, "%s", why);
 	return -1;
+}
+
+static int
+accept_principal(struct req *r, const struct principal *p)
+{
+	snprintf(r->user_id, sizeof(r->user_id), "%s", p->user_id);
+	return 0;
+}
+
+int
+auth_require(struct req *r, struct principal *p)
+{
+	const char		*tok = bearer(r), *why = "no access token";
+	enum auth_result	 ar = AUTH_INVALID;
+
+	if (tok != NULL && (ar = auth_verify(r->app, tok, p, &why)) == AUTH_OK)
+		return accept_principal(r, p);
+	return refuse(r, ar, tok != NULL, why);
+}
+
+/*
+ * The per-address count and the revocation check in one script, so that
+ * the common case is a single Redis round trip: {count, ready, revoked}.
+ */
+static const char check_script[] =
+    "local n = 0 "
+    "if tonumber(ARGV[2]) > 0 then "
+    "n = redis.call('INCR', KEYS[1]) "
+    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end end "
+    "local v = false "
+    "if KEYS[4] then v = redis.call('GET', KEYS[4]) end "
+    "return {n, redis.call('EXISTS', KEYS[2]), redis.call('EXISTS', KEYS[3]), "
+    "v}";
+
+/*
+ * EVALSHA of the script, falling back to EVAL (which loads it) when Redis
+ * does not know it yet, e.g. after a restart: the common case sends 40
+ * bytes instead of the script.
+ */
+static redisReply *
+run_check_script(struct app *app, int argc, const char **argv)
+{
+	static char	 sha[2 * 20 + 1];
+	unsigned char	 md[20];
+	unsigned int	 mdlen = 0;
+	redisReply	*rr;
+	size_t		 i;
+
+	if (sha[0] == '\0') {
+		if (EVP_Digest(check_script, strlen(check_script), md, &mdlen,
+		    EVP_sha1(), NULL) != 1 || mdlen != sizeof(md))
+			return NULL;
+		for (i = 0; i < sizeof(md); i++)
+			snprintf(sha + 2 * i, 3, "%02x", md[i]);
+	}
+	argv[0] = "EVALSHA";
+	argv[1] = sha;
+	rr = redis_cmd(&app->redis, argc, argv, NULL);
+	if (rr != NULL && rr->type == REDIS_REPLY_ERROR &&
+	    strncmp(rr->str, "NOSCRIPT", 8) == 0) {
+		freeReplyObject(rr);
+		argv[0] = "EVAL";
+		argv[1] = check_script;
+		rr = redis_cmd(&app->redis, argc, argv, NULL);
+	}
+	return rr;
+}
+
+int
+auth_require_limited(struct req *r, struct principal *p, const char *bucket,
+    long long limit, long long window_s)
+{
+	return auth_require_profile(r, p, bucket, limit, window_s, NULL);
+}
+
+int
+auth_require_profile(struct req *r, struct principal *p, const char *bucket,
+    long long limit, long long window_s, char **value)
+{
+	char			 key[128];
+	const char		*tok = bearer(r), *why = "no access token";
+	const char		*argv[9];
+	const char		*ip = r->remote_addr != NULL ? r->remote_addr :
+				    "-";
+	char			 rlkey[256], revkey[128], ttl[24], lim[24];
+	redisReply		*rr;
+	enum auth_result	 ar = AUTH_INVALID;
+	long long		 wait, n;
+	bool			 ready, revoked;
+
+	if (tok == NULL || (ar = token_check(r->app, tok, p, &why)) !=
+	    AUTH_OK) {
+		/* Bad or missing tokens count as much as good ones. */
+		if (ratelimit_check(r, bucket, limit, window_s) != 0)
+			return -1;
+		return refuse(r, ar, tok != NULL, why);
+	}
+	wait = ratelimit_key(bucket, ip, window_s, rlkey, sizeof(rlkey));
+	snprintf(revkey, sizeof(revkey), REVOKED_PREFIX "%s", p->sid);
+	snprintf(ttl, sizeof(ttl), "%lld", window_s + 1);
+	snprintf(lim, sizeof(lim), "%lld", limit > 0 ? limit : 0);
+	if (value != NULL)
+		*value = NULL;
+	argv[2] = value != NULL ? "4" : "3";
+	argv[3] = rlkey;
+	argv[4] = REVOKED_READY;
+	argv[5] = revkey;
+	if (value != NULL) {
+		auth_user_key(p->user_id, key, sizeof(key));
+		argv[6] = key;
+		argv[7] = ttl;
+		argv[8] = lim;
+	} else {
+		argv[6] = ttl;
+		argv[7] = lim;
+	}
+	rr = run_check_script(r->app, value != NULL ? 9 : 8, argv);
+	if (rr == NULL || rr->type != REDIS_REPLY_ARRAY || rr->elements != 4 ||
+	    rr->element[0]->type != REDIS_REPLY_INTEGER) {
+		if (rr != NULL)
+			freeReplyObject(rr);
+		ar = session_check_db(r->app, p->sid, &why);
+		return ar == AUTH_OK ? accept_principal(r, p) :
+		    refuse(r, ar, true, why);
+	}
+	n = rr->element[0]->integer;
+	ready = rr->element[1]->integer == 1;
+	revoked = rr->element[2]->integer == 1;
+	if (value != NULL && rr->element[3]->type == REDIS_REPLY_STRING)
+		*value = strndup(rr->element[3]->str, rr->element[3]->len);
+	freeReplyObject(rr);
+	if (limit > 0 && n > limit) {
+		if (value != NULL) {
+			free(*value);
+			*value = NULL;
+		}
+		ratelimit_refuse(r, wait);
+		return -1;
+	}
+	if ((!ready && (ar = revoked_rebuild(r->app, p->sid, &revoked)) !=
+	    AUTH_OK) || revoked) {
+		if (value != NULL) {
+			free(*value);
+			*value = NULL;
+		}
+		return refuse(r, revoked ? AUTH_INVALID : ar, true,
+		    revoked ? "the session has ended" : why);
+	}
+	return accept_principal(r, p);
 }
 
 int
@@ -317,4 +568,25 @@ auth_revoked(struct app *app, const char *const *sids, size_t n)
 		freeReplyObject(rr);
 	}
 	return rc;
+}
+
+void
+auth_user_key(const char *user_id, char *key, size_t keysz)
+{
+	snprintf(key, keysz, "hxb:me:%s", user_id);
+}
+
+void
+auth_user_changed(struct app *app, const char *user_id)
+{
+	char		 key[128];
+	const char	*argv[2] = { "DEL", key };
+	redisReply	*rr;
+
+	auth_user_key(user_id, key, sizeof(key));
+	if ((rr = redis_cmd(&app->redis, 2, argv, NULL)) == NULL)
+		log_warn(&app->log, "cannot drop the cached profile of %s "
+		    "(it expires by itself): %s", user_id, app->redis.errmsg);
+	else
+		freeReplyObject(rr);
 }

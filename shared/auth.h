@@ -3,7 +3,8 @@
  *
  * An access token is a JWT signed RS256 by the active signing key (see
  * keys.h), with iss HXB_ISSUER, sub the user id, aud "hexabase-api", exp,
- * iat, jti and sid, the session it was issued in.  Verification checks the
+ * iat, nbf, jti, sid (the session it was issued in) and idp (the identity
+ * provider of that session).  Verification checks the
  * signature by kid, the algorithm, iss, aud and exp, and then that the
  * session has not been revoked: revoked session ids are a set in Redis
  * ("hxb:revoked:<sid>", each kept as long as an access token lives),
@@ -16,6 +17,7 @@
 #define HXB_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct app;
 struct req;
@@ -27,6 +29,7 @@ struct principal {
 	char		 user_id[AUTH_ID_MAX];
 	char		 sid[AUTH_ID_MAX];
 	char		 jti[AUTH_ID_MAX];
+	char		 idp[AUTH_ID_MAX];	/* the provider signed in with */
 	long long	 exp;		/* seconds since the epoch */
 };
 
@@ -43,7 +46,7 @@ enum auth_result {
  * exp, or NULL (logged) if there is no usable signing key.
  */
 char		*auth_issue(struct app *, const char *user_id, const char *sid,
-		    long long not_after, long long *exp);
+		    const char *idp, long long not_after, long long *exp);
 
 /* Verify a token string (see the top of this file). */
 enum auth_result auth_verify(struct app *, const char *token,
@@ -56,6 +59,36 @@ enum auth_result auth_verify(struct app *, const char *token,
  * returns -1.
  */
 int		 auth_require(struct req *, struct principal *);
+
+/*
+ * auth_require(), with the request also counted against a per-address
+ * limit (see ratelimit.h) in the same Redis round trip as the revocation
+ * check: 429 when over the limit, whatever the token.
+ */
+int		 auth_require_limited(struct req *, struct principal *,
+		    const char *bucket, long long limit, long long window_s);
+
+/*
+ * The same, also reading the caller's profile (auth_user_key()) from
+ * Redis in that round trip, for a cache-aside read on the hot path:
+ * *profile is a malloc'd copy, or NULL if it is not cached or Redis could
+ * not be asked.
+ */
+int		 auth_require_profile(struct req *, struct principal *,
+		    const char *bucket, long long limit, long long window_s,
+		    char **profile);
+
+/* Forget the tokens this process has verified (at exit, for leak checks). */
+void		 auth_cache_clear(void);
+
+/*
+ * The user's profile as GET /auth/me shows it (email, name, avatar and
+ * organization memberships) is cached in Redis under auth_user_key() for
+ * HXB_ME_CACHE_S.  Whatever changes any of it calls auth_user_changed()
+ * after committing; the expiry bounds the staleness if that call fails.
+ */
+void		 auth_user_key(const char *user_id, char *key, size_t keysz);
+void		 auth_user_changed(struct app *, const char *user_id);
 
 /*
  * Add revoked sessions to the Redis set, after their revocation has been

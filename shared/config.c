@@ -107,6 +107,9 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    "window; 0 turns the limit off" },
 	[CFG_AUTH_RATE_WINDOW_S] = { "HXB_AUTH_RATE_WINDOW_S", CFG_INT, "60",
 	    false, false, 1, 3600, NULL, "the rate-limit window" },
+	[CFG_ME_CACHE_S] = { "HXB_ME_CACHE_S", CFG_INT, "60", false, false,
+	    0, 3600, NULL, "how long Redis keeps a user's profile for GET "
+	    "/auth/me; changes drop it at once; 0 reads PostgreSQL every time" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {

@@ -16,19 +16,38 @@ static const char script[] =
     "return n";
 
 long long
+ratelimit_key(const char *bucket, const char *client, long long window_s,
+    char *key, size_t keysz)
+{
+	long long	 now = (long long)time(NULL), win = now / window_s;
+
+	snprintf(key, keysz, "hxb:rl:%s:%s:%lld", bucket, client, win);
+	return (win + 1) * window_s - now;
+}
+
+void
+ratelimit_refuse(struct req *r, long long wait)
+{
+	char	 ra[24];
+
+	snprintf(ra, sizeof(ra), "%lld", wait);
+	http_header(r, "Retry-After", ra);
+	http_problemf(r, PROBLEM_RATE_LIMITED, "too many requests from this "
+	    "address; try again in %lld s", wait);
+}
+
+long long
 ratelimit_hit(struct app *app, const char *bucket, const char *client,
     long long limit, long long window_s)
 {
 	char		 key[256], ttl[24];
 	const char	*argv[5];
 	redisReply	*rr;
-	long long	 now, win, n;
+	long long	 wait, n;
 
 	if (limit <= 0 || window_s <= 0)
 		return 0;
-	now = (long long)time(NULL);
-	win = now / window_s;
-	snprintf(key, sizeof(key), "hxb:rl:%s:%s:%lld", bucket, client, win);
+	wait = ratelimit_key(bucket, client, window_s, key, sizeof(key));
 	snprintf(ttl, sizeof(ttl), "%lld", window_s + 1);
 	argv[0] = "EVAL";
 	argv[1] = script;
@@ -45,9 +64,7 @@ ratelimit_hit(struct app *app, const char *bucket, const char *client,
 	}
 	n = rr->integer;
 	freeReplyObject(rr);
-	if (n <= limit)
-		return 0;
-	return (win + 1) * window_s - now;
+	return n <= limit ? 0 : wait;
 }
 
 int
@@ -55,14 +72,10 @@ ratelimit_check(struct req *r, const char *bucket, long long limit,
     long long window_s)
 {
 	const char	*ip = r->remote_addr != NULL ? r->remote_addr : "-";
-	char		 ra[24];
 	long long	 wait;
 
 	if ((wait = ratelimit_hit(r->app, bucket, ip, limit, window_s)) == 0)
 		return 0;
-	snprintf(ra, sizeof(ra), "%lld", wait);
-	http_header(r, "Retry-After", ra);
-	http_problemf(r, PROBLEM_RATE_LIMITED, "too many requests from this "
-	    "address; try again in %lld s", wait);
+	ratelimit_refuse(r, wait);
 	return -1;
 }

@@ -10,6 +10,8 @@
 #ifndef HXB_RATELIMIT_H
 #define HXB_RATELIMIT_H
 
+#include <stddef.h>
+
 struct app;
 struct req;
 
@@ -27,5 +29,14 @@ long long	 ratelimit_hit(struct app *, const char *bucket,
  */
 int		 ratelimit_check(struct req *, const char *bucket,
 		    long long limit, long long window_s);
+
+/*
+ * The pieces, for callers that fold the count into a Redis script of their
+ * own (one round trip): the key of the current window, and the answer when
+ * over the limit.  ratelimit_key() returns the seconds left in the window.
+ */
+long long	 ratelimit_key(const char *bucket, const char *client,
+		    long long window_s, char *key, size_t keysz);
+void		 ratelimit_refuse(struct req *, long long wait_s);
 
 #endif
