@@ -426,37 +426,38 @@ static const char check_script[] =
     "v}";
 
 /*
- * EVALSHA of the script, falling back to EVAL (which loads it) when Redis
- * does not know it yet, e.g. after a restart: the common case sends 40
+ * EVALSHA of the script, which SCRIPT LOAD gives Redis once per process and
+ * again if Redis has forgotten it (a restart): the common case sends 40
  * bytes instead of the script.
  */
 static redisReply *
 run_check_script(struct app *app, int argc, const char **argv)
 {
-	static char	 sha[2 * 20 + 1];
-	unsigned char	 md[20];
-	unsigned int	 mdlen = 0;
+	static char	 sha[64];
+	const char	*load[3] = { "SCRIPT", "LOAD", check_script };
 	redisReply	*rr;
-	size_t		 i;
+	int		 attempt;
 
-	if (sha[0] == '\0') {
-		if (EVP_Digest(check_script, strlen(check_script), md, &mdlen,
-		    EVP_sha1(), NULL) != 1 || mdlen != sizeof(md))
-			return NULL;
-		for (i = 0; i < sizeof(md); i++)
-			snprintf(sha + 2 * i, 3, "%02x", md[i]);
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (sha[0] == '\0') {
+			if ((rr = redis_cmd(&app->redis, 3, load, NULL)) ==
+			    NULL)
+				return NULL;
+			if (rr->type == REDIS_REPLY_STRING &&
+			    rr->len < sizeof(sha))
+				memcpy(sha, rr->str, rr->len + 1);
+			freeReplyObject(rr);
+			if (sha[0] == '\0')
+				return NULL;
+		}
+		argv[0] = "EVALSHA";
+		argv[1] = sha;
+		if ((rr = redis_cmd(&app->redis, argc, argv, NULL)) != NULL ||
+		    strstr(app->redis.errmsg, "NOSCRIPT") == NULL)
+			return rr;
+		sha[0] = '\0';
 	}
-	argv[0] = "EVALSHA";
-	argv[1] = sha;
-	rr = redis_cmd(&app->redis, argc, argv, NULL);
-	if (rr != NULL && rr->type == REDIS_REPLY_ERROR &&
-	    strncmp(rr->str, "NOSCRIPT", 8) == 0) {
-		freeReplyObject(rr);
-		argv[0] = "EVAL";
-		argv[1] = check_script;
-		rr = redis_cmd(&app->redis, argc, argv, NULL);
-	}
-	return rr;
+	return NULL;
 }
 
 int

@@ -83,6 +83,12 @@ rcli FLUSHALL >/dev/null
 http GET /auth/me -H "$(bearer "$AT_L")"
 is_problem 401 "after Redis lost everything: still refused (rebuilt from PostgreSQL)"
 is "$(rcli EXISTS hxb:revoked:ready)" 1 "the revoked set was rebuilt"
+rcli SCRIPT FLUSH >/dev/null
+http GET /auth/me -H "$(bearer "$AT_L")"
+is_problem 401 "after Redis forgot its scripts: still refused"
+sign_in $U
+http GET /auth/me -H "$(bearer "$AT")"
+is "$STATUS" 200 "after Redis forgot its scripts: a live token works"
 
 # --- sessions: list, revoke one, revoke all ------------------------------------
 sign_in $U; A_AT=$AT
