@@ -89,6 +89,7 @@ is_problem 401 "after Redis forgot its scripts: still refused"
 sign_in $U
 http GET /auth/me -H "$(bearer "$AT")"
 is "$STATUS" 200 "after Redis forgot its scripts: a live token works"
+http POST /auth/logout -H "$(bearer "$AT")"
 
 # --- sessions: list, revoke one, revoke all ------------------------------------
 sign_in $U; A_AT=$AT
