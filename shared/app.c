@@ -199,7 +199,8 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	struct pollfd		 pfd;
 	struct epoll_event	 ev;
 	sigset_t		 block, orig;
-	int			 lfd, ep, n, rc, status = 0;
+	struct timespec		 ts;
+	int			 lfd, ep, n, rc, due, status = 0;
 	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
 				    SIGQUIT };
 	size_t			 i;
@@ -229,6 +230,7 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 		return 1;
 	}
 	log_info(&app->log, "serving %zu routes", nroutes);
+	log_buffering(config_int(&app->cfg, CFG_LOG_FLUSH_MS));
 
 	/*
 	 * Idle workers wait on the listening socket through epoll with
@@ -248,19 +250,27 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 		close(ep);
 		return 1;
 	}
+	/* Waiting request lines are written when due, busy or idle. */
 	while (!app_stop) {
+		due = log_flush_due();
 		if (fr.ipcFd >= 0) {
 			pfd.fd = fr.ipcFd;
 			pfd.events = POLLIN;
-			n = ppoll(&pfd, 1, NULL, &orig);
+			ts.tv_sec = due / 1000;
+			ts.tv_nsec = (due % 1000) * 1000000L;
+			n = ppoll(&pfd, 1, due >= 0 ? &ts : NULL, &orig);
 		} else
-			n = epoll_pwait(ep, &ev, 1, -1, &orig);
+			n = epoll_pwait(ep, &ev, 1, due, &orig);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
 			log_error(&app->log, "wait: %s", strerror(errno));
 			status = 1;
 			break;
+		}
+		if (n == 0) {
+			log_flush();
+			continue;
 		}
 		if ((rc = FCGX_Accept_r(&fr)) < 0) {
 			if (accept_again(rc))

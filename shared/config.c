@@ -22,6 +22,10 @@ static const struct cfg_def defs[CFG__MAX] = {
 	[CFG_LOG_LEVEL] = { "HXB_LOG_LEVEL", CFG_ENUM, "info", false, false,
 	    0, 0, "debug|info|warn|error",
 	    "lowest level written to the JSON log on stderr" },
+	[CFG_LOG_FLUSH_MS] = { "HXB_LOG_FLUSH_MS", CFG_INT, "100", false,
+	    false, 0, 1000, NULL,
+	    "how long a handler may hold INFO request lines to write them "
+	    "in batches; 0 writes every line at once" },
 	[CFG_MAX_BODY_BYTES] = { "HXB_MAX_BODY_BYTES", CFG_INT, "1048576",
 	    false, false, 0, 64LL * 1024 * 1024, NULL,
 	    "largest request body accepted, checked before reading" },

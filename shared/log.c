@@ -2,12 +2,16 @@
  * log: JSON lines; see log.h.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 
 #define LOG_LINE_MAX	(16 * 1024)
@@ -92,21 +96,14 @@ log_field(struct buf *b, const char *name, const char *v)
 		buf_add_json_string(b, v);
 }
 
-/* Finish the line and write it in one go; a short write is retried. */
+/* Write all of p; a short write is retried, a failing one dropped. */
 static void
-log_write(const struct logger *l, struct buf *b)
+write_all(int fd, const char *p, size_t left)
 {
-	const char	*p;
-	size_t		 left;
-	ssize_t		 n;
+	ssize_t	 n;
 
-	buf_addstr(b, "}\n");
-	if (b->failed)
-		return;
-	p = b->data;
-	left = b->len;
 	while (left > 0) {
-		n = write(l->fd, p, left);
+		n = write(fd, p, left);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -114,6 +111,79 @@ log_write(const struct logger *l, struct buf *b)
 		p += n;
 		left -= (size_t)n;
 	}
+}
+
+/*
+ * Request lines at INFO waiting to be written, at most PIPE_BUF bytes so
+ * that one write(2) of them stays atomic on a pipe as on a file: lines of
+ * concurrent workers never interleave.  One batch per process.
+ */
+static struct {
+	char		 data[PIPE_BUF];
+	size_t		 len;
+	int		 fd;
+	long long	 since;		/* clock_ms() of the oldest line */
+} pend;
+static long long	 flush_ms;
+
+void
+log_flush(void)
+{
+	if (pend.len == 0)
+		return;
+	write_all(pend.fd, pend.data, pend.len);
+	pend.len = 0;
+}
+
+void
+log_buffering(long long ms)
+{
+	static bool	 registered;
+
+	log_flush();
+	flush_ms = ms > 0 ? ms : 0;
+	if (flush_ms > 0 && !registered && atexit(log_flush) == 0)
+		registered = true;
+}
+
+int
+log_flush_due(void)
+{
+	long long	 left;
+
+	if (pend.len == 0)
+		return -1;
+	left = pend.since + flush_ms - clock_ms();
+	return left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+}
+
+/*
+ * Finish the line and write it in one go, after anything pending so that
+ * a process's lines keep their order.  A line that may wait joins the
+ * pending batch instead, which is written when full or flush_ms old.
+ */
+static void
+log_write(const struct logger *l, struct buf *b, bool may_wait)
+{
+	buf_addstr(b, "}\n");
+	if (b->failed)
+		return;
+	if (!may_wait || flush_ms == 0 || b->len > sizeof(pend.data) ||
+	    (pend.len > 0 && pend.fd != l->fd)) {
+		log_flush();
+		write_all(l->fd, b->data, b->len);
+		return;
+	}
+	if (pend.len + b->len > sizeof(pend.data))
+		log_flush();
+	if (pend.len == 0) {
+		pend.fd = l->fd;
+		pend.since = clock_ms();
+	}
+	memcpy(pend.data + pend.len, b->data, b->len);
+	pend.len += b->len;
+	if (log_flush_due() == 0)
+		log_flush();
 }
 
 void
@@ -137,7 +207,7 @@ log_msg(const struct logger *l, enum log_level lvl, const char *func,
 	log_field(&b, "request_id", request_id);
 	log_field(&b, "func", func);
 	log_field(&b, "message", buf_cstr(&msg));
-	log_write(l, &b);
+	log_write(l, &b, false);
 	buf_release(&msg);
 	buf_release(&b);
 }
@@ -163,6 +233,6 @@ log_request(const struct logger *l, const struct log_request *r)
 	    r->status);
 	log_field(&b, "method", r->method);
 	log_field(&b, "path", r->path);
-	log_write(l, &b);
+	log_write(l, &b, lvl == LOGL_INFO);
 	buf_release(&b);
 }

@@ -6,6 +6,11 @@
  * plus status, method and path.  Each line is written with one write(2) so
  * that lines from concurrent worker processes never interleave.
  *
+ * Request lines at INFO may wait, when log_buffering() allows it, in one
+ * per-process batch of at most PIPE_BUF bytes, written in one write(2)
+ * when it is full, when its oldest line is that old, before any other
+ * line, by log_flush() and at exit.  Warnings and errors never wait.
+ *
  * Ownership: a struct logger borrows `service`; it must outlive the logger.
  */
 #ifndef HXB_LOG_H
@@ -50,6 +55,13 @@ void	 log_msg(const struct logger *, enum log_level, const char *func,
 	    __attribute__((format(printf, 5, 6)));
 
 void	 log_request(const struct logger *, const struct log_request *);
+
+/* Let INFO request lines wait up to `ms` (0: write every line at once). */
+void	 log_buffering(long long ms);
+/* Write the waiting lines now. */
+void	 log_flush(void);
+/* Milliseconds until the waiting lines are due: -1 none, 0 now. */
+int	 log_flush_due(void);
 
 #define log_error(l, ...)	log_msg((l), LOGL_ERROR, __func__, NULL, __VA_ARGS__)
 #define log_warn(l, ...)	log_msg((l), LOGL_WARN, __func__, NULL, __VA_ARGS__)

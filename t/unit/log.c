@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <regex.h>
 #include <stdio.h>
@@ -416,6 +417,92 @@ test_msg_too_long(void **state)
 	free(big);
 }
 
+/* Count the lines of s, each of them a JSON object. */
+static int
+whole_lines(char *s)
+{
+	char		*line, *nl;
+	json_t		*v;
+	int		 n = 0;
+
+	for (line = s; *line != '\0'; line = nl + 1, n++) {
+		if ((nl = strchr(line, '\n')) == NULL)
+			fail_msg("a partial line: [%s]", line);
+		*nl = '\0';
+		if ((v = json_loads(line, 0, NULL)) == NULL)
+			fail_msg("not JSON: [%s]", line);
+		json_decref(v);
+	}
+	return n;
+}
+
+static void
+test_buffering(void **state)
+{
+	struct fixture		*f = *state;
+	struct logger		 l;
+	struct log_request	 r;
+	json_t			*o;
+	char			*s, *warn;
+	int			 i, n, due;
+
+	memset(&r, 0, sizeof(r));
+	r.path = "/api/v1/plans";
+	log_init(&l, "t", LOGL_INFO, f->wfd);
+	assert_int_equal(log_flush_due(), -1);
+
+	/* An INFO request line waits; it is due within the interval. */
+	log_buffering(60000);
+	r.status = 200;
+	r.request_id = "first";
+	log_request(&l, &r);
+	assert_nothing_written(f);
+	due = log_flush_due();
+	assert_true(due > 0 && due <= 60000);
+
+	/* A warning is never held, and what waited goes first. */
+	r.status = 404;
+	r.request_id = "second";
+	log_request(&l, &r);
+	s = drain(f);
+	assert_non_null(strstr(s, "\"first\""));
+	assert_non_null(warn = strstr(s, "\"second\""));
+	assert_true(strstr(s, "\"first\"") < warn);
+	assert_int_equal(whole_lines(s), 2);
+	free(s);
+	assert_int_equal(log_flush_due(), -1);
+
+	/* Messages are not held either. */
+	log_info(&l, "started");
+	o = one_line(f);
+	json_decref(o);
+
+	/* Full batches (PIPE_BUF) are written at once, in whole lines. */
+	r.status = 200;
+	for (i = 0; i < 40; i++)
+		log_request(&l, &r);
+	s = drain(f);
+	n = whole_lines(s);
+	free(s);
+	assert_true(n > 0 && n < 40);
+	log_flush();
+	s = drain(f);
+	assert_true(strlen(s) > 0 && strlen(s) <= PIPE_BUF);
+	assert_int_equal(n + whole_lines(s), 40);
+	free(s);
+	assert_int_equal(log_flush_due(), -1);
+
+	/* With 0, every line is written at once. */
+	log_request(&l, &r);
+	log_buffering(0);
+	o = one_line(f);		/* the pending one, flushed */
+	json_decref(o);
+	log_request(&l, &r);
+	o = one_line(f);
+	json_decref(o);
+	assert_int_equal(log_flush_due(), -1);
+}
+
 static void
 test_level_parse(void **state)
 {
@@ -448,6 +535,7 @@ main(void)
 		cmocka_unit_test(test_msg_below_min),
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_msg_too_long),
+		cmocka_unit_test(test_buffering),
 		cmocka_unit_test(test_level_parse),
 	};
 
