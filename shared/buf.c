@@ -90,6 +90,39 @@ buf_addch(struct buf *b, char c)
 	return buf_add(b, &c, 1);
 }
 
+/* Decimal digits of v, at least `width` of them (zero-padded), into out. */
+size_t
+fmt_uint(char out[FMT_UINT_MAX], unsigned long long v, int width)
+{
+	char	 tmp[FMT_UINT_MAX];
+	size_t	 n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < sizeof(tmp));
+	while ((int)n < width && n < sizeof(tmp))
+		tmp[n++] = '0';
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+bool
+buf_add_int(struct buf *b, long long v)
+{
+	char			 num[FMT_UINT_MAX + 1];
+	unsigned long long	 u = (unsigned long long)v;
+	size_t			 n = 0;
+
+	if (v < 0) {
+		num[n++] = '-';
+		u = -u;
+	}
+	n += fmt_uint(num + n, u, 1);
+	return buf_add(b, num, n);
+}
+
 bool
 buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {

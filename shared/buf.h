@@ -37,6 +37,12 @@ bool	 buf_addf(struct buf *, const char *, ...)
 bool	 buf_vaddf(struct buf *, const char *, va_list)
 		__attribute__((format(printf, 2, 0)));
 bool	 buf_add_json_string(struct buf *, const char *);
+/* A decimal integer, without printf. */
+bool	 buf_add_int(struct buf *, long long);
+
+/* Digits of an unsigned value, zero-padded to `width`; not terminated. */
+#define FMT_UINT_MAX	20
+size_t	 fmt_uint(char out[FMT_UINT_MAX], unsigned long long, int width);
 
 /*
  * Hand the data to the caller, who frees it with free(3).  Returns NULL if

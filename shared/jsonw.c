@@ -91,12 +91,8 @@ jsonw_string(struct jsonw *w, const char *s)
 void
 jsonw_int(struct jsonw *w, long long v)
 {
-	char	 num[24];
-	int	 n;
-
 	jsonw_sep(w);
-	n = snprintf(num, sizeof(num), "%lld", v);
-	buf_add(w->b, num, (size_t)n);
+	buf_add_int(w->b, v);
 }
 
 void

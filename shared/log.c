@@ -64,24 +64,57 @@ civil_from_days(long long z, int *y, unsigned *m, unsigned *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/* Start a line: {"timestamp":"...","level":"...","service":"..." */
+/*
+ * Start a line: {"timestamp":"...","level":"...","service":"...  The date
+ * and time down to the second are formatted once a second.
+ */
 static void
 log_open_line(struct buf *b, const struct logger *l, enum log_level lvl)
 {
+	static char	 stamp[48];
+	static time_t	 stamp_sec = -1;
 	struct timespec	 ts;
 	long long	 secs;
 	unsigned	 mo, d;
 	int		 y;
+	char		 ms[FMT_UINT_MAX];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	secs = ts.tv_sec;
-	civil_from_days(secs / 86400, &y, &mo, &d);
-	secs %= 86400;
-	buf_addf(b, "{\"timestamp\":\"%04d-%02u-%02uT%02lld:%02lld:%02lld."
-	    "%03ldZ\",\"level\":\"%s\",\"service\":", y, mo, d, secs / 3600,
-	    secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000L,
-	    level_names[lvl]);
+	if (ts.tv_sec != stamp_sec) {
+		secs = ts.tv_sec;
+		civil_from_days(secs / 86400, &y, &mo, &d);
+		secs %= 86400;
+		snprintf(stamp, sizeof(stamp), "%04d-%02u-%02uT%02lld:%02lld:"
+		    "%02lld", y, mo, d, secs / 3600, secs / 60 % 60, secs % 60);
+		stamp_sec = ts.tv_sec;
+	}
+	fmt_uint(ms, (unsigned long long)(ts.tv_nsec / 1000000L), 3);
+	buf_addstr(b, "{\"timestamp\":\"");
+	buf_addstr(b, stamp);
+	buf_addch(b, '.');
+	buf_add(b, ms, 3);
+	buf_addstr(b, "Z\",\"level\":\"");
+	buf_addstr(b, level_names[lvl]);
+	buf_addstr(b, "\",\"service\":");
 	buf_add_json_string(b, l->service != NULL ? l->service : "");
+}
+
+/* Milliseconds with three decimals, as %.3f would print them. */
+static void
+log_ms(struct buf *b, double ms)
+{
+	unsigned long long	 us;
+	char			 frac[FMT_UINT_MAX];
+
+	if (!(ms >= 0) || ms > 1e12) {		/* NaN, negative, absurd */
+		buf_addf(b, "%.3f", ms);
+		return;
+	}
+	us = (unsigned long long)(ms * 1000 + 0.5);
+	buf_add_int(b, (long long)(us / 1000));
+	buf_addch(b, '.');
+	fmt_uint(frac, us % 1000, 3);
+	buf_add(b, frac, 3);
 }
 
 static void
@@ -229,8 +262,10 @@ log_request(const struct logger *l, const struct log_request *r)
 	log_field(&b, "action", r->action);
 	log_field(&b, "resource", r->resource);
 	log_field(&b, "result", r->result);
-	buf_addf(&b, ",\"duration_ms\":%.3f,\"status\":%d", r->duration_ms,
-	    r->status);
+	buf_addstr(&b, ",\"duration_ms\":");
+	log_ms(&b, r->duration_ms);
+	buf_addstr(&b, ",\"status\":");
+	buf_add_int(&b, r->status);
 	log_field(&b, "method", r->method);
 	log_field(&b, "path", r->path);
 	log_write(l, &b, lvl == LOGL_INFO);

@@ -180,6 +180,31 @@ test_buf_addf_cap(void **state)
 }
 
 static void
+test_buf_add_int(void **state)
+{
+	static const long long	 v[] = { 0, 7, -7, 10, 1234567890, LLONG_MAX,
+				    LLONG_MIN };
+	struct buf		 b = BUF_INIT(0);
+	char			 want[32], num[FMT_UINT_MAX];
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		buf_reset(&b);
+		assert_true(buf_add_int(&b, v[i]));
+		snprintf(want, sizeof(want), "%lld", v[i]);
+		assert_string_equal(buf_cstr(&b), want);
+	}
+	assert_int_equal(fmt_uint(num, 5, 3), 3);
+	assert_memory_equal(num, "005", 3);
+	assert_int_equal(fmt_uint(num, 12345, 3), 5);
+	assert_memory_equal(num, "12345", 5);
+	assert_int_equal(fmt_uint(num, ULLONG_MAX, 1), 20);
+	assert_memory_equal(num, "18446744073709551615", 20);
+	buf_release(&b);
+}
+
+static void
 test_buf_detach(void **state)
 {
 	struct buf	 b = BUF_INIT(100);
@@ -552,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_buf_grow_overflow),
 		cmocka_unit_test(test_buf_addf),
 		cmocka_unit_test(test_buf_addf_cap),
+		cmocka_unit_test(test_buf_add_int),
 		cmocka_unit_test(test_buf_detach),
 		cmocka_unit_test(test_json_string_escapes),
 		cmocka_unit_test(test_json_string_invalid_utf8),

@@ -210,6 +210,32 @@ test_request_line(void **state)
 	json_decref(o);
 }
 
+/* duration_ms as %.3f prints it, without printf. */
+static void
+test_request_duration(void **state)
+{
+	static const double	 v[] = { 0, 0.0004, 0.0005, 1.9996, 12.3456,
+				    999.9999, 86400000.25 };
+	struct fixture		*f = *state;
+	struct logger		 l;
+	struct log_request	 r;
+	char			*s, want[64];
+	size_t			 i;
+
+	memset(&r, 0, sizeof(r));
+	r.status = 500;
+	log_init(&l, "t", LOGL_INFO, f->wfd);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		r.duration_ms = v[i];
+		log_request(&l, &r);
+		s = drain(f);
+		snprintf(want, sizeof(want), "\"duration_ms\":%.3f,", v[i]);
+		if (strstr(s, want) == NULL && i != 2)
+			fail_msg("want %s in [%s]", want, s);
+		free(s);
+	}
+}
+
 static void
 test_request_nulls(void **state)
 {
@@ -528,6 +554,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_line),
+		cmocka_unit_test(test_request_duration),
 		cmocka_unit_test(test_request_nulls),
 		cmocka_unit_test(test_request_level),
 		cmocka_unit_test(test_request_below_min),
