@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "redis.h"
@@ -101,18 +102,52 @@ redis_connect(struct redis *r, long long timeout_ms)
 	return 0;
 }
 
+/*
+ * The command in RESP, as redisFormatCommandArgv would write it, without
+ * its printf-style formatting: every request of a handler sends one.
+ */
+static bool
+resp_format(struct buf *b, int argc, const char **argv, const size_t *lens)
+{
+	size_t	 len;
+	int	 i;
+
+	buf_addch(b, '*');
+	buf_add_int(b, argc);
+	buf_addstr(b, "\r\n");
+	for (i = 0; i < argc; i++) {
+		len = lens != NULL ? lens[i] : strlen(argv[i]);
+		buf_addch(b, '$');
+		buf_add_int(b, (long long)len);
+		buf_addstr(b, "\r\n");
+		buf_add(b, argv[i], len);
+		buf_addstr(b, "\r\n");
+	}
+	return !b->failed;
+}
+
 static redisReply *
 redis_try(struct redis *r, int argc, const char **argv, const size_t *lens,
     long long timeout_ms, bool *io_error)
 {
-	redisReply	*rep;
+	redisReply	*rep = NULL;
+	struct buf	 cmd = BUF_INIT(0);
+	void		*out = NULL;
 
 	*io_error = false;
 	if (r->ctx == NULL && redis_connect(r, timeout_ms) != 0) {
 		*io_error = true;
 		return NULL;
 	}
-	rep = redisCommandArgv(r->ctx, argc, argv, lens);
+	if (!resp_format(&cmd, argc, argv, lens)) {
+		buf_release(&cmd);
+		snprintf(r->errmsg, sizeof(r->errmsg), "out of memory");
+		return NULL;
+	}
+	if (redisAppendFormattedCommand(r->ctx, cmd.data, cmd.len) ==
+	    REDIS_OK && redisGetReply(r->ctx, &out) == REDIS_OK)
+		rep = out;
+	buf_release(&cmd);
 	if (rep == NULL) {
 		snprintf(r->errmsg, sizeof(r->errmsg), "Redis I/O error: %s",
 		    r->ctx->errstr);
