@@ -213,28 +213,36 @@ session_check(struct app *app, const char *sid, const char **why)
 
 struct vcache_entry {
 	char			*token;
+	size_t			 len;
 	char			 kid[KID_MAX];
 	struct principal	 p;
 };
 
 static struct vcache_entry vcache[VCACHE_SLOTS];
 
+/*
+ * The slot: FNV-1a over the last 32 characters, which are the signature
+ * (random to anyone without the key); the whole token is compared anyway.
+ */
 static size_t
-vcache_slot(const char *token)
+vcache_slot(const char *token, size_t len)
 {
-	uint64_t	 h = 1469598103934665603ULL;	/* FNV-1a */
+	uint64_t	 h = 1469598103934665603ULL;
+	const char	*p = len > 32 ? token + len - 32 : token;
 
-	for (; *token != '\0'; token++)
-		h = (h ^ (unsigned char)*token) * 1099511628211ULL;
+	for (; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	return (size_t)(h % VCACHE_SLOTS);
 }
 
 static bool
 vcache_get(struct app *app, const char *token, struct principal *p)
 {
-	struct vcache_entry	*e = &vcache[vcache_slot(token)];
+	size_t			 len = strlen(token);
+	struct vcache_entry	*e = &vcache[vcache_slot(token, len)];
 
-	if (e->token == NULL || strcmp(e->token, token) != 0)
+	if (e->token == NULL || e->len != len ||
+	    memcmp(e->token, token, len) != 0)
 		return false;
 	if (e->p.exp + config_int(&app->cfg, CFG_CLOCK_SKEW_S) <=
 	    (long long)time(NULL) || keyring_find(app, e->kid) == NULL) {
@@ -249,13 +257,15 @@ vcache_get(struct app *app, const char *token, struct principal *p)
 static void
 vcache_put(const char *token, const char *kid, const struct principal *p)
 {
-	struct vcache_entry	*e = &vcache[vcache_slot(token)];
+	size_t			 len = strlen(token);
+	struct vcache_entry	*e = &vcache[vcache_slot(token, len)];
 	char			*t;
 
 	if (strlen(kid) >= KID_MAX || (t = strdup(token)) == NULL)
 		return;
 	free(e->token);
 	e->token = t;
+	e->len = len;
 	strcpy(e->kid, kid);
 	e->p = *p;
 }

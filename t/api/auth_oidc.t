@@ -48,6 +48,33 @@ claims=$(printf '%s' "$p" | tr '_-' '/+' | base64 -d 2>/dev/null)
 is "$(printf '%s' "$claims" | jq -r '[.iss, .aud, .sub == "'"$UID_"'", (.exp - .iat), (.sid | test("^ses-")), (.jti | length > 10)] | @csv')" \
     '"https://127.0.0.1:8443","hexabase-api",true,900,true,true' "access token claims"
 
+# An independent relying party accepts it: the npm library jose, with the
+# public key from signing_keys, issuer and audience pinned, RS256 only.
+sql "SELECT public_pem FROM signing_keys WHERE kid = '$kid'" >"$HXB_TEST_STACK/at-key.pem"
+jose_out=$(cd "$HXB_TEST_ROOT/t/peers" && node --input-type=module -e '
+import * as fs from "node:fs";
+import * as jose from "jose";
+const [token, pem] = process.argv.slice(1);
+try {
+  const key = await jose.importSPKI(fs.readFileSync(pem, "utf8"), "RS256");
+  const { payload, protectedHeader } = await jose.jwtVerify(token, key, {
+    issuer: "https://127.0.0.1:8443", audience: "hexabase-api",
+    algorithms: ["RS256"], requiredClaims: ["exp", "iat", "sub", "jti", "sid"] });
+  console.log(`${protectedHeader.kid} ${payload.sub}`);
+} catch (e) { console.log(`REJECTED ${e.code}`); }
+' -- "$AT" "$HXB_TEST_STACK/at-key.pem" 2>&1)
+is "$jose_out" "$kid $UID_" "jose verifies the access token with the published public key"
+tampered="${AT%.*}.$(printf '%s' "${AT##*.}" | rev)"
+jose_out=$(cd "$HXB_TEST_ROOT/t/peers" && node --input-type=module -e '
+import * as fs from "node:fs";
+import * as jose from "jose";
+const [token, pem] = process.argv.slice(1);
+const key = await jose.importSPKI(fs.readFileSync(pem, "utf8"), "RS256");
+try { await jose.jwtVerify(token, key); console.log("accepted"); }
+catch (e) { console.log(`REJECTED ${e.code}`); }
+' -- "$tampered" "$HXB_TEST_STACK/at-key.pem" 2>&1)
+like "$jose_out" "^REJECTED ERR_JWS" "control: jose refuses it with the signature altered"
+
 http GET /auth/me -H "$(bearer "$AT")"
 is "$STATUS" 200 "GET /auth/me: 200"
 is "$(jqb -c '[.id == "'"$UID_"'", .email, .name, .provider]')" \
