@@ -421,55 +421,6 @@ auth_require(struct req *r, struct principal *p)
 	return refuse(r, ar, tok != NULL, why);
 }
 
-/*
- * The per-address count and the revocation check in one script, so that
- * the common case is a single Redis round trip: {count, ready, revoked}.
- */
-static const char check_script[] =
-    "local n = 0 "
-    "if tonumber(ARGV[2]) > 0 then "
-    "n = redis.call('INCR', KEYS[1]) "
-    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end end "
-    "local v = false "
-    "if KEYS[4] then v = redis.call('GET', KEYS[4]) end "
-    "return {n, redis.call('EXISTS', KEYS[2]), redis.call('EXISTS', KEYS[3]), "
-    "v}";
-
-/*
- * EVALSHA of the script, which SCRIPT LOAD gives Redis once per process and
- * again if Redis has forgotten it (a restart): the common case sends 40
- * bytes instead of the script.
- */
-static redisReply *
-run_check_script(struct app *app, int argc, const char **argv)
-{
-	static char	 sha[64];
-	const char	*load[3] = { "SCRIPT", "LOAD", check_script };
-	redisReply	*rr;
-	int		 attempt;
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		if (sha[0] == '\0') {
-			if ((rr = redis_cmd(&app->redis, 3, load, NULL)) ==
-			    NULL)
-				return NULL;
-			if (rr->type == REDIS_REPLY_STRING &&
-			    rr->len < sizeof(sha))
-				memcpy(sha, rr->str, rr->len + 1);
-			freeReplyObject(rr);
-			if (sha[0] == '\0')
-				return NULL;
-		}
-		argv[0] = "EVALSHA";
-		argv[1] = sha;
-		if ((rr = redis_cmd(&app->redis, argc, argv, NULL)) != NULL ||
-		    strstr(app->redis.errmsg, "NOSCRIPT") == NULL)
-			return rr;
-		sha[0] = '\0';
-	}
-	return NULL;
-}
-
 int
 auth_require_limited(struct req *r, struct principal *p, const char *bucket,
     long long limit, long long window_s)
@@ -477,19 +428,30 @@ auth_require_limited(struct req *r, struct principal *p, const char *bucket,
 	return auth_require_profile(r, p, bucket, limit, window_s, NULL);
 }
 
+/*
+ * The per-address count, the revocation check and (for value) a cached
+ * document in one pipeline, one Redis round trip:
+ *	SET <rl> 0 EX <window+1> NX	start the window's count, once
+ *	INCR <rl>			count this request
+ *	MGET <ready> <revoked:sid> [<key>]
+ * Plain commands on every Redis version, no script to load.
+ */
 int
 auth_require_profile(struct req *r, struct principal *p, const char *bucket,
     long long limit, long long window_s, char **value)
 {
 	char			 key[128];
 	const char		*tok = bearer(r), *why = "no access token";
-	const char		*argv[9];
 	const char		*ip = r->remote_addr != NULL ? r->remote_addr :
 				    "-";
-	char			 rlkey[256], revkey[128], ttl[24], lim[24];
-	redisReply		*rr;
+	char			 revkey[128];
+	const char		*mget[] = { "MGET", REVOKED_READY, revkey, key };
+	struct ratelimit_count	 rc;
+	struct redis_argv	 cmds[3];
+	redisReply		*rr[3], *m;
+	size_t			 n = 0, i;
 	enum auth_result	 ar = AUTH_INVALID;
-	long long		 wait, n;
+	long long		 count = 0;
 	bool			 ready, revoked;
 
 	if (tok == NULL || (ar = token_check(r->app, tok, p, &why)) !=
@@ -499,46 +461,37 @@ auth_require_profile(struct req *r, struct principal *p, const char *bucket,
 			return -1;
 		return refuse(r, ar, tok != NULL, why);
 	}
-	wait = ratelimit_key(bucket, ip, window_s, rlkey, sizeof(rlkey));
-	snprintf(revkey, sizeof(revkey), REVOKED_PREFIX "%s", p->sid);
-	snprintf(ttl, sizeof(ttl), "%lld", window_s + 1);
-	snprintf(lim, sizeof(lim), "%lld", limit > 0 ? limit : 0);
-	if (value != NULL)
-		*value = NULL;
-	argv[2] = value != NULL ? "4" : "3";
-	argv[3] = rlkey;
-	argv[4] = REVOKED_READY;
-	argv[5] = revkey;
 	if (value != NULL) {
+		*value = NULL;
 		auth_user_key(p->user_id, key, sizeof(key));
-		argv[6] = key;
-		argv[7] = ttl;
-		argv[8] = lim;
-	} else {
-		argv[6] = ttl;
-		argv[7] = lim;
 	}
-	rr = run_check_script(r->app, value != NULL ? 9 : 8, argv);
-	if (rr == NULL || rr->type != REDIS_REPLY_ARRAY || rr->elements != 4 ||
-	    rr->element[0]->type != REDIS_REPLY_INTEGER) {
-		if (rr != NULL)
-			freeReplyObject(rr);
+	snprintf(revkey, sizeof(revkey), REVOKED_PREFIX "%s", p->sid);
+	if (limit > 0)
+		n = ratelimit_count(&rc, bucket, ip, window_s, cmds);
+	cmds[n++] = (struct redis_argv){ value != NULL ? 4 : 3, mget, NULL };
+	if (redis_pipeline(&r->app->redis, n, cmds, rr) != 0) {
 		ar = session_check_db(r->app, p->sid, &why);
 		return ar == AUTH_OK ? accept_principal(r, p) :
 		    refuse(r, ar, true, why);
 	}
-	n = rr->element[0]->integer;
-	ready = rr->element[1]->integer == 1;
-	revoked = rr->element[2]->integer == 1;
-	if (value != NULL && rr->element[3]->type == REDIS_REPLY_STRING)
-		*value = strndup(rr->element[3]->str, rr->element[3]->len);
-	freeReplyObject(rr);
-	if (limit > 0 && n > limit) {
+	m = rr[n - 1];
+	if (limit > 0 && rr[1]->type == REDIS_REPLY_INTEGER)
+		count = rr[1]->integer;
+	ready = m->type == REDIS_REPLY_ARRAY && m->elements >= 2 &&
+	    m->element[0]->type == REDIS_REPLY_STRING;
+	revoked = m->type == REDIS_REPLY_ARRAY && m->elements >= 2 &&
+	    m->element[1]->type == REDIS_REPLY_STRING;
+	if (value != NULL && m->type == REDIS_REPLY_ARRAY &&
+	    m->elements == 3 && m->element[2]->type == REDIS_REPLY_STRING)
+		*value = strndup(m->element[2]->str, m->element[2]->len);
+	for (i = 0; i < n; i++)
+		freeReplyObject(rr[i]);
+	if (limit > 0 && count > limit) {
 		if (value != NULL) {
 			free(*value);
 			*value = NULL;
 		}
-		ratelimit_refuse(r, wait);
+		ratelimit_refuse(r, rc.wait);
 		return -1;
 	}
 	if ((!ready && (ar = revoked_rebuild(r->app, p->sid, &revoked)) !=

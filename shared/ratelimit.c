@@ -11,12 +11,7 @@
 #include "log.h"
 #include "ratelimit.h"
 
-static const char script[] =
-    "local n = redis.call('INCR', KEYS[1]) "
-    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
-    "return n";
-
-long long
+static long long
 ratelimit_key(const char *bucket, const char *client, long long window_s,
     char *key, size_t keysz)
 {
@@ -51,35 +46,48 @@ ratelimit_refuse(struct req *r, long long wait)
 	    "address; try again in %lld s", wait);
 }
 
+size_t
+ratelimit_count(struct ratelimit_count *c, const char *bucket,
+    const char *client, long long window_s, struct redis_argv cmds[2])
+{
+	c->wait = ratelimit_key(bucket, client, window_s, c->key,
+	    sizeof(c->key));
+	snprintf(c->ttl, sizeof(c->ttl), "%lld", window_s + 1);
+	c->set[0] = "SET";
+	c->set[1] = c->key;
+	c->set[2] = "0";
+	c->set[3] = "EX";
+	c->set[4] = c->ttl;
+	c->set[5] = "NX";
+	c->incr[0] = "INCR";
+	c->incr[1] = c->key;
+	cmds[0] = (struct redis_argv){ 6, c->set, NULL };
+	cmds[1] = (struct redis_argv){ 2, c->incr, NULL };
+	return 2;
+}
+
 long long
 ratelimit_hit(struct app *app, const char *bucket, const char *client,
     long long limit, long long window_s)
 {
-	char		 key[256], ttl[24];
-	const char	*argv[5];
-	redisReply	*rr;
-	long long	 wait, n;
+	struct ratelimit_count	 c;
+	struct redis_argv	 cmds[2];
+	redisReply		*rr[2];
+	long long		 n = 0;
 
 	if (limit <= 0 || window_s <= 0)
 		return 0;
-	wait = ratelimit_key(bucket, client, window_s, key, sizeof(key));
-	snprintf(ttl, sizeof(ttl), "%lld", window_s + 1);
-	argv[0] = "EVAL";
-	argv[1] = script;
-	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = ttl;
-	if ((rr = redis_cmd(&app->redis, 5, argv, NULL)) == NULL ||
-	    rr->type != REDIS_REPLY_INTEGER) {
+	if (redis_pipeline(&app->redis, ratelimit_count(&c, bucket, client,
+	    window_s, cmds), cmds, rr) != 0) {
 		log_warn(&app->log, "rate limit not counted: %s",
-		    rr == NULL ? app->redis.errmsg : "unexpected reply");
-		if (rr != NULL)
-			freeReplyObject(rr);
+		    app->redis.errmsg);
 		return 0;
 	}
-	n = rr->integer;
-	freeReplyObject(rr);
-	return n <= limit ? 0 : wait;
+	if (rr[1]->type == REDIS_REPLY_INTEGER)
+		n = rr[1]->integer;
+	freeReplyObject(rr[0]);
+	freeReplyObject(rr[1]);
+	return n <= limit ? 0 : c.wait;
 }
 
 int

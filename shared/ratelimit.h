@@ -2,8 +2,9 @@
  * ratelimit: fixed-window request counting per client, in Redis, so that
  * every worker and every replica shares one count.
  *
- * The key is "hxb:rl:<bucket>:<client>:<window number>"; one EVAL
- * increments it and sets its expiry on first use.  When Redis cannot be
+ * The key is "hxb:rl:<bucket>:<client>:<window number>"; one pipeline,
+ * SET <key> 0 EX <window + 1> NX then INCR <key>, gives it its expiry on
+ * first use and counts the request, with plain commands in one round trip.  When Redis cannot be
  * reached the request is let through (logged): nginx's limit_req is the
  * outer layer, and sign-in should not fail because a counter is away.
  */
@@ -11,6 +12,8 @@
 #define HXB_RATELIMIT_H
 
 #include <stddef.h>
+
+#include "redis.h"
 
 struct app;
 struct req;
@@ -31,12 +34,22 @@ int		 ratelimit_check(struct req *, const char *bucket,
 		    long long limit, long long window_s);
 
 /*
- * The pieces, for callers that fold the count into a Redis script of their
- * own (one round trip): the key of the current window, and the answer when
- * over the limit.  ratelimit_key() returns the seconds left in the window.
+ * The counting commands, for callers that send them in a pipeline of their
+ * own (one round trip): ratelimit_count() fills c and cmds and returns 2,
+ * the number of commands; the count is the reply to the second, an
+ * integer.  Over the limit, answer with ratelimit_refuse(r, c->wait).
  */
-long long	 ratelimit_key(const char *bucket, const char *client,
-		    long long window_s, char *key, size_t keysz);
+struct ratelimit_count {
+	char		 key[256];
+	char		 ttl[24];
+	const char	*set[6];
+	const char	*incr[2];
+	long long	 wait;		/* seconds left in the window */
+};
+
+size_t		 ratelimit_count(struct ratelimit_count *, const char *bucket,
+		    const char *client, long long window_s,
+		    struct redis_argv cmds[2]);
 void		 ratelimit_refuse(struct req *, long long wait_s);
 
 #endif

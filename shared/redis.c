@@ -126,81 +126,109 @@ resp_format(struct buf *b, int argc, const char **argv, const size_t *lens)
 	return !b->failed;
 }
 
-static redisReply *
-redis_try(struct redis *r, int argc, const char **argv, const size_t *lens,
-    long long timeout_ms, bool *io_error)
+/*
+ * Send the commands in one write and read their replies, all of them even
+ * when one is an error, so that the connection stays in step.  0, or -1
+ * with errmsg set and no replies kept.
+ */
+static int
+redis_try(struct redis *r, size_t n, const struct redis_argv *cmds,
+    redisReply **out, long long timeout_ms, bool *io_error)
 {
-	redisReply	*rep = NULL;
 	struct buf	 cmd = BUF_INIT(0);
-	void		*out = NULL;
+	void		*rep;
+	size_t		 i, got = 0;
+	int		 rc = 0;
 
 	*io_error = false;
 	if (r->ctx == NULL && redis_connect(r, timeout_ms) != 0) {
 		*io_error = true;
-		return NULL;
+		return -1;
 	}
-	if (!resp_format(&cmd, argc, argv, lens)) {
-		buf_release(&cmd);
-		snprintf(r->errmsg, sizeof(r->errmsg), "out of memory");
-		return NULL;
-	}
-	if (redisAppendFormattedCommand(r->ctx, cmd.data, cmd.len) ==
-	    REDIS_OK && redisGetReply(r->ctx, &out) == REDIS_OK)
-		rep = out;
+	for (i = 0; i < n; i++)
+		if (!resp_format(&cmd, cmds[i].argc, cmds[i].argv,
+		    cmds[i].lens)) {
+			buf_release(&cmd);
+			snprintf(r->errmsg, sizeof(r->errmsg), "out of memory");
+			return -1;
+		}
+	if (redisAppendFormattedCommand(r->ctx, cmd.data, cmd.len) == REDIS_OK)
+		for (; got < n; got++) {
+			if (redisGetReply(r->ctx, &rep) != REDIS_OK)
+				break;
+			out[got] = rep;
+		}
 	buf_release(&cmd);
-	if (rep == NULL) {
+	if (got < n) {
 		snprintf(r->errmsg, sizeof(r->errmsg), "Redis I/O error: %s",
 		    r->ctx->errstr);
 		redis_close(r);
 		*io_error = true;
-		return NULL;
+		rc = -1;
 	}
-	if (rep->type == REDIS_REPLY_ERROR) {
-		snprintf(r->errmsg, sizeof(r->errmsg), "Redis error: %s",
-		    rep->str);
-		freeReplyObject(rep);
-		return NULL;
-	}
-	return rep;
+	for (i = 0; rc == 0 && i < n; i++)
+		if (out[i]->type == REDIS_REPLY_ERROR) {
+			snprintf(r->errmsg, sizeof(r->errmsg), "Redis error: "
+			    "%s", out[i]->str);
+			rc = -1;
+		}
+	if (rc != 0)
+		for (i = 0; i < got; i++) {
+			freeReplyObject(out[i]);
+			out[i] = NULL;
+		}
+	return rc;
 }
 
 /* A broken idle connection is replaced once; a fresh failure is final. */
-static redisReply *
-redis_run(struct redis *r, int argc, const char **argv, const size_t *lens,
-    long long timeout_ms)
+static int
+redis_run(struct redis *r, size_t n, const struct redis_argv *cmds,
+    redisReply **out, long long timeout_ms)
 {
-	bool		 had = r->ctx != NULL, io_error;
-	redisReply	*rep;
+	bool	 had = r->ctx != NULL, io_error;
+	int	 rc;
 
-	rep = redis_try(r, argc, argv, lens, timeout_ms, &io_error);
-	if (rep == NULL && io_error && had)
-		rep = redis_try(r, argc, argv, lens, timeout_ms, &io_error);
-	return rep;
+	rc = redis_try(r, n, cmds, out, timeout_ms, &io_error);
+	if (rc != 0 && io_error && had)
+		rc = redis_try(r, n, cmds, out, timeout_ms, &io_error);
+	return rc;
+}
+
+int
+redis_pipeline(struct redis *r, size_t n, const struct redis_argv *cmds,
+    redisReply **out)
+{
+	int	 rc;
+
+	rc = redis_run(r, n, cmds, out, config_int(r->cfg,
+	    CFG_REDIS_TIMEOUT_MS));
+	if (rc != 0)
+		log_warn(r->log, "%s", r->errmsg);
+	return rc;
 }
 
 redisReply *
 redis_cmd(struct redis *r, int argc, const char **argv, const size_t *lens)
 {
-	redisReply	*rep;
+	struct redis_argv	 c = { argc, argv, lens };
+	redisReply		*rep;
 
-	rep = redis_run(r, argc, argv, lens,
-	    config_int(r->cfg, CFG_REDIS_TIMEOUT_MS));
-	if (rep == NULL)
-		log_warn(r->log, "%s", r->errmsg);
-	return rep;
+	return redis_pipeline(r, 1, &c, &rep) == 0 ? rep : NULL;
 }
 
 int
 redis_ping(struct redis *r, int timeout_ms)
 {
-	const char	*argv[] = { "PING" };
-	redisReply	*rep;
-	int		 rc;
+	const char		*argv[] = { "PING" };
+	struct redis_argv	 c = { 1, argv, NULL };
+	redisReply		*rep = NULL;
+	int			 rc;
 
 	/* The ping has its own budget; restore the usual one afterwards. */
 	if (r->ctx != NULL)
 		redisSetTimeout(r->ctx, ms_to_tv(timeout_ms));
-	rep = redis_run(r, 1, argv, NULL, timeout_ms);
+	if (redis_run(r, 1, &c, &rep, timeout_ms) != 0)
+		rep = NULL;
 	if (r->ctx != NULL)
 		redisSetTimeout(r->ctx, ms_to_tv(config_int(r->cfg,
 		    CFG_REDIS_TIMEOUT_MS)));

@@ -37,6 +37,21 @@ void		 redis_close(struct redis *);
 redisReply	*redis_cmd(struct redis *, int argc, const char **argv,
 		    const size_t *argvlen);
 
+/* One command of a pipeline. */
+struct redis_argv {
+	int			 argc;
+	const char		**argv;
+	const size_t		*lens;		/* NULL: C strings */
+};
+
+/*
+ * Send n commands in one write and read their n replies: one round trip.
+ * 0 with every reply in out (none of type error), or -1 with errmsg set
+ * and nothing to free.
+ */
+int		 redis_pipeline(struct redis *, size_t n,
+		    const struct redis_argv *, redisReply **out);
+
 /* PING within timeout_ms; 0 when Redis answers PONG. */
 int		 redis_ping(struct redis *, int timeout_ms);
 
