@@ -449,7 +449,7 @@ auth_require_profile(struct req *r, struct principal *p, const char *bucket,
 	struct ratelimit_count	 rc;
 	struct redis_argv	 cmds[3];
 	redisReply		*rr[3], *m;
-	size_t			 n = 0, i;
+	size_t			 n = 0, i, got;
 	enum auth_result	 ar = AUTH_INVALID;
 	long long		 count = 0;
 	bool			 ready, revoked;
@@ -477,12 +477,11 @@ auth_require_profile(struct req *r, struct principal *p, const char *bucket,
 	m = rr[n - 1];
 	if (limit > 0 && rr[1]->type == REDIS_REPLY_INTEGER)
 		count = rr[1]->integer;
-	ready = m->type == REDIS_REPLY_ARRAY && m->elements >= 2 &&
-	    m->element[0]->type == REDIS_REPLY_STRING;
-	revoked = m->type == REDIS_REPLY_ARRAY && m->elements >= 2 &&
-	    m->element[1]->type == REDIS_REPLY_STRING;
-	if (value != NULL && m->type == REDIS_REPLY_ARRAY &&
-	    m->elements == 3 && m->element[2]->type == REDIS_REPLY_STRING)
+	got = m->type == REDIS_REPLY_ARRAY ? m->elements : 0;
+	ready = got >= 2 && m->element[0]->type == REDIS_REPLY_STRING;
+	revoked = got >= 2 && m->element[1]->type == REDIS_REPLY_STRING;
+	if (value != NULL && got == 3 &&
+	    m->element[2]->type == REDIS_REPLY_STRING)
 		*value = strndup(m->element[2]->str, m->element[2]->len);
 	for (i = 0; i < n; i++)
 		freeReplyObject(rr[i]);

@@ -6,7 +6,6 @@
 #include <time.h>
 
 #include "app.h"
-#include "buf.h"
 #include "http.h"
 #include "log.h"
 #include "ratelimit.h"
@@ -16,22 +15,8 @@ ratelimit_key(const char *bucket, const char *client, long long window_s,
     char *key, size_t keysz)
 {
 	long long	 now = (long long)time(NULL), win = now / window_s;
-	char		 num[FMT_UINT_MAX];
-	size_t		 n = fmt_uint(num, (unsigned long long)win, 1);
-	size_t		 lb = strlen(bucket), lc = strlen(client);
 
-	/* Every request builds one: no printf here. */
-	if (sizeof("hxb:rl:::") + lb + lc + n > keysz) {
-		snprintf(key, keysz, "hxb:rl:overlong");
-		return (win + 1) * window_s - now;
-	}
-	memcpy(key, "hxb:rl:", 7);
-	memcpy(key + 7, bucket, lb);
-	key[7 + lb] = ':';
-	memcpy(key + 8 + lb, client, lc);
-	key[8 + lb + lc] = ':';
-	memcpy(key + 9 + lb + lc, num, n);
-	key[9 + lb + lc + n] = '\0';
+	snprintf(key, keysz, "hxb:rl:%s:%s:%lld", bucket, client, win);
 	return (win + 1) * window_s - now;
 }
 

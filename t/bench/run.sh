@@ -71,35 +71,28 @@ for i in $(seq "$ROUNDS"); do
 done
 run static /bench/static
 
+# med: the median of the numbers on standard input, one a line.
+med() {
+	sort -g | awk '{ v[NR] = $1 }
+	END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 # median NAME: "rps p99 errors", medians of the rounds and the errors summed.
 median() {
-	local i
-	for i in $(seq "$ROUNDS"); do cat "$TMP/$1.$i"; done | awk '
-	{ r[NR] = $1; p[NR] = $2; e += $3 }
-	function med(a, n,   i, j, t) {
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	END { printf "%d %.2f %d\n", med(r, NR), med(p, NR), e }'
+	local all
+	all=$(for i in $(seq "$ROUNDS"); do cat "$TMP/$1.$i"; done)
+	printf '%d %.2f %d\n' "$(cut -d' ' -f1 <<<"$all" | med)" \
+	    "$(cut -d' ' -f2 <<<"$all" | med)" \
+	    "$(awk '{ e += $3 } END { print e + 0 }' <<<"$all")"
 }
-# ratio NAME: the median over rounds of NAME's rps / hello's in that round.
+# ratio_of NAME: the median over rounds of NAME's rps / hello's in that
+# round, and each round's ratio.
 ratio_of() {
-	local i
-	for i in $(seq "$ROUNDS"); do
+	local q
+	q=$(for i in $(seq "$ROUNDS"); do
 		paste -d' ' "$TMP/$1.$i" "$TMP/hello.$i"
-	done | awk '
-	{ q[NR] = $1 / $4; s = s sprintf("%s%.2f", NR > 1 ? ", " : "", q[NR]) }
-	END {
-		for (i = 2; i <= NR; i++)
-			for (j = i; j > 1 && q[j - 1] > q[j]; j--) {
-				t = q[j]; q[j] = q[j - 1]; q[j - 1] = t
-			}
-		m = NR % 2 ? q[(NR + 1) / 2] : (q[NR / 2] + q[NR / 2 + 1]) / 2
-		printf "%.2f (rounds: %s)\n", m, s
-	}'
+	done | awk '{ printf "%.2f\n", $1 / $4 }')
+	printf '%.2f (rounds: %s)\n' "$(med <<<"$q")" \
+	    "$(paste -sd, <<<"$q" | sed 's/,/, /g')"
 }
 median hello >"$TMP/hello"
 median plans >"$TMP/plans"
