@@ -184,6 +184,40 @@ app_serve_one(struct app *app, const struct route *routes, size_t nroutes,
 	FCGX_Finish_r(fr);
 }
 
+/*
+ * Keep the Redis invalidation connection (see redis_tracking()) in the
+ * idle wait, so that invalidations are read as they come, not in a heap
+ * at the next request.  Its descriptor changes when Redis reconnects;
+ * a closed descriptor has already left the epoll set.
+ */
+static int
+app_watch_tracking(struct app *app, int ep, unsigned *gen, int *fd)
+{
+	struct epoll_event	 ev;
+	unsigned		 g;
+	int			 tfd = redis_tracking_fd(&app->redis, &g);
+
+	if (g == *gen)
+		return *fd;
+	*gen = g;
+	if (*fd >= 0 && *fd != tfd)
+		epoll_ctl(ep, EPOLL_CTL_DEL, *fd, NULL);
+	*fd = -1;
+	if (tfd < 0)
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.fd = tfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev) == -1 &&
+	    (errno != EEXIST ||
+	    epoll_ctl(ep, EPOLL_CTL_MOD, tfd, &ev) == -1)) {
+		log_warn(&app->log, "cannot watch Redis invalidations: %s",
+		    strerror(errno));
+		return -1;
+	}
+	return *fd = tfd;
+}
+
 static bool
 accept_again(int rc)
 {
@@ -196,8 +230,10 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 {
 	FCGX_Request		 fr;
 	struct sigaction	 sa;
-	struct pollfd		 pfd;
+	struct pollfd		 pfd[2];
 	struct epoll_event	 ev;
+	unsigned		 tgen = 0;
+	int			 tfd = -1;
 	sigset_t		 block, orig;
 	struct timespec		 ts;
 	int			 lfd, ep, n, rc, due, status = 0;
@@ -250,17 +286,35 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 		close(ep);
 		return 1;
 	}
-	/* Waiting request lines are written when due, busy or idle. */
+	/*
+	 * Waiting request lines are written when due, busy or idle;
+	 * invalidations are read as they arrive.
+	 */
+	tgen = app->redis.tracking_gen - 1;
 	while (!app_stop) {
 		due = log_flush_due();
+		app_watch_tracking(app, ep, &tgen, &tfd);
 		if (fr.ipcFd >= 0) {
-			pfd.fd = fr.ipcFd;
-			pfd.events = POLLIN;
+			pfd[0].fd = fr.ipcFd;
+			pfd[0].events = POLLIN;
+			pfd[1].fd = tfd;
+			pfd[1].events = POLLIN;
+			pfd[0].revents = pfd[1].revents = 0;
 			ts.tv_sec = due / 1000;
 			ts.tv_nsec = (due % 1000) * 1000000L;
-			n = ppoll(&pfd, 1, due >= 0 ? &ts : NULL, &orig);
-		} else
+			n = ppoll(pfd, 2, due >= 0 ? &ts : NULL, &orig);
+			if (n > 0 && pfd[1].revents != 0 &&
+			    pfd[0].revents == 0) {
+				redis_tracking_poll(&app->redis);
+				continue;
+			}
+		} else {
 			n = epoll_pwait(ep, &ev, 1, due, &orig);
+			if (n > 0 && ev.data.fd != lfd) {
+				redis_tracking_poll(&app->redis);
+				continue;
+			}
+		}
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

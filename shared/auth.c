@@ -13,12 +13,14 @@
 #include "app.h"
 #include "auth.h"
 #include "buf.h"
+#include "clock.h"
 #include "crypto.h"
 #include "http.h"
 #include "id.h"
 #include "jws.h"
 #include "keys.h"
 #include "log.h"
+#include "near.h"
 #include "ratelimit.h"
 
 #define REVOKED_PREFIX	"hxb:revoked:"
@@ -170,34 +172,138 @@ session_check_db(struct app *app, const char *sid, const char **why)
 	return AUTH_OK;
 }
 
-static enum auth_result
-session_check(struct app *app, const char *sid, const char **why)
-{
-	char		 key[128];
-	const char	*argv[3] = { "MGET", REVOKED_READY, key };
-	redisReply	*rr;
-	enum auth_result ar;
-	bool		 revoked = false, ready;
+/*
+ * This process's copies of revocation markers and cached profiles, kept
+ * current by Redis client-side tracking (see redis_tracking()): a session
+ * seen valid costs no Redis round trip until its marker changes, which
+ * Redis announces before anyone can have been told of the change (the
+ * revoker settles before it answers), or HXB_REDIS_NEAR_MS passes.
+ */
+static struct near	near;
+static bool		near_set;
 
-	snprintf(key, sizeof(key), REVOKED_PREFIX "%s", sid);
-	rr = redis_cmd(&app->redis, 3, argv, NULL);
-	if (rr != NULL && rr->type == REDIS_REPLY_ARRAY && rr->elements == 2) {
-		ready = rr->element[0]->type == REDIS_REPLY_STRING;
-		revoked = rr->element[1]->type == REDIS_REPLY_STRING;
-		freeReplyObject(rr);
-		if (!ready && (ar = revoked_rebuild(app, sid, &revoked)) !=
-		    AUTH_OK)
-			return ar;
-	} else {
-		if (rr != NULL)
-			freeReplyObject(rr);
-		return session_check_db(app, sid, why);
+static struct near *
+near_cache(struct app *app)
+{
+	if (!near_set) {
+		near_init(&near, config_int(&app->cfg, CFG_REDIS_NEAR_MS),
+		    16384);
+		near_set = true;
+		if (near.ttl_ms > 0)
+			redis_tracking(&app->redis, near_invalidate, &near);
 	}
+	return &near;
+}
+
+/*
+ * Keys a request reads: from this process's copies while tracking vouches
+ * for them, the others in one MGET sent after the caller's own commands,
+ * all in one round trip (none when nothing is missing).
+ */
+#define LOOKUP_MAX	3
+
+struct lookup {
+	const char	*key[LOOKUP_MAX];
+	size_t		 n;
+	bool		 want_last;	/* copy the last key's value */
+	bool		 known[LOOKUP_MAX];
+	bool		 exists[LOOKUP_MAX];
+	char		*last;		/* malloc'd, when wanted and set */
+};
+
+/*
+ * cmds and rr have room for npre + 1; the replies to the caller's npre
+ * commands are left in rr for it to free.  0, or -1 if the round trip
+ * failed (then nothing was read and no reply is left).
+ */
+static int
+lookup(struct app *app, struct lookup *l, size_t npre,
+    struct redis_argv *cmds, redisReply **rr)
+{
+	struct near		*nc = near_cache(app);
+	const struct near_entry	*e;
+	const redisReply	*v;
+	const char		*mget[1 + LOOKUP_MAX] = { "MGET" };
+	size_t			 miss[LOOKUP_MAX], nm = 0, n = npre, i, j;
+	long long		 now = clock_ms();
+	bool			 live, tracked;
+
+	live = nc->ttl_ms > 0 && redis_tracking_poll(&app->redis);
+	for (i = 0; i < l->n; i++) {
+		l->known[i] = l->exists[i] = false;
+		if (live && (e = near_get(nc, l->key[i], strlen(l->key[i]),
+		    now)) != NULL) {
+			l->known[i] = true;
+			l->exists[i] = e->val != NULL;
+			if (l->want_last && i == l->n - 1 && e->val != NULL)
+				l->last = strndup(e->val, e->vlen);
+		} else {
+			miss[nm] = i;
+			mget[1 + nm++] = l->key[i];
+		}
+	}
+	if (nm > 0)
+		cmds[n++] = (struct redis_argv){ (int)(1 + nm), mget, NULL };
+	if (n == 0)
+		return 0;
+	if (redis_pipeline_tracked(&app->redis, n, cmds, rr, &tracked) != 0)
+		return -1;
+	if (nm == 0)
+		return 0;
+	if (rr[n - 1]->type == REDIS_REPLY_ARRAY &&
+	    rr[n - 1]->elements == nm)
+		for (j = 0; j < nm; j++) {
+			v = rr[n - 1]->element[j];
+			i = miss[j];
+			l->known[i] = true;
+			l->exists[i] = v->type == REDIS_REPLY_STRING;
+			if (l->want_last && i == l->n - 1 && l->exists[i])
+				l->last = strndup(v->str, v->len);
+			if (tracked)
+				near_put(nc, l->key[i], strlen(l->key[i]),
+				    l->exists[i] ? v->str : NULL,
+				    l->exists[i] ? v->len : 0, now);
+		}
+	freeReplyObject(rr[n - 1]);
+	return 0;
+}
+
+/*
+ * Whether the session is revoked, from a lookup of { READY, revoked key,
+ * ... }; the set is rebuilt from PostgreSQL if Redis has lost it.
+ */
+static enum auth_result
+revocation(struct app *app, const struct lookup *l, const char *sid,
+    const char **why)
+{
+	enum auth_result	 ar;
+	bool			 revoked = l->exists[1];
+
+	if (!l->known[1])
+		return session_check_db(app, sid, why);
+	if (l->known[0] && !l->exists[0] &&
+	    (ar = revoked_rebuild(app, sid, &revoked)) != AUTH_OK)
+		return ar;
 	if (revoked) {
 		*why = "the session has ended";
 		return AUTH_INVALID;
 	}
 	return AUTH_OK;
+}
+
+static enum auth_result
+session_check(struct app *app, const char *sid, const char **why)
+{
+	char		 key[128];
+	struct redis_argv cmds[1];
+	redisReply	*rr[1];
+	struct lookup	 l = { { REVOKED_READY, key }, 2, false, { 0 },
+			    { 0 }, NULL };
+
+	snprintf(key, sizeof(key), REVOKED_PREFIX "%s", sid);
+	if (lookup(app, &l, 0, cmds, rr) != 0)
+		return session_check_db(app, sid, why);
+	return revocation(app, &l, sid, why);
 }
 
 /*
@@ -206,8 +312,8 @@ session_check(struct app *app, const char *sid, const char **why)
  * an RSA verification.  Direct-mapped by a hash of the token, each slot
  * holding the whole token: a hit is an exact match of bytes already
  * verified.  The expiry is checked on every hit, and the signing key must
- * still be known (a deleted key's tokens stop at once).  Revocation is not
- * cached: it is checked on every request.
+ * still be known (a deleted key's tokens stop at once).  Revocation is
+ * checked on every request, against the tracked copies below.
  */
 #define VCACHE_SLOTS	512
 
@@ -279,6 +385,7 @@ auth_cache_clear(void)
 		free(vcache[i].token);
 		memset(&vcache[i], 0, sizeof(vcache[i]));
 	}
+	near_clear(&near);
 }
 
 /* Everything but the revocation check. */
@@ -430,29 +537,31 @@ auth_require_limited(struct req *r, struct principal *p, const char *bucket,
 
 /*
  * The per-address count, the revocation check and (for value) a cached
- * document in one pipeline, one Redis round trip:
+ * document: decided here when the count need not be sent yet and this
+ * process holds tracked copies of the rest (the common case), else in one
+ * Redis round trip:
  *	SET <rl> 0 EX <window+1> NX	start the window's count, once
- *	INCR <rl>			count this request
- *	MGET <ready> <revoked:sid> [<key>]
+ *	INCRBY <rl> <n>			add this worker's requests
+ *	MGET <what is not held>		of <ready> <revoked:sid> [<key>]
  * Plain commands on every Redis version, no script to load.
  */
 int
 auth_require_profile(struct req *r, struct principal *p, const char *bucket,
     long long limit, long long window_s, char **value)
 {
-	char			 key[128];
+	char			 key[128], revkey[128];
 	const char		*tok = bearer(r), *why = "no access token";
 	const char		*ip = r->remote_addr != NULL ? r->remote_addr :
 				    "-";
-	char			 revkey[128];
-	const char		*mget[] = { "MGET", REVOKED_READY, revkey, key };
 	struct ratelimit_count	 rc;
 	struct redis_argv	 cmds[3];
-	redisReply		*rr[3], *m;
-	size_t			 n = 0, i, got;
+	redisReply		*rr[3];
+	struct lookup		 l = { { REVOKED_READY, revkey, key },
+				    value != NULL ? 3 : 2, value != NULL,
+				    { 0 }, { 0 }, NULL };
+	size_t			 nrl = 0;
 	enum auth_result	 ar = AUTH_INVALID;
-	long long		 count = 0;
-	bool			 ready, revoked;
+	bool			 failed, over = false;
 
 	if (tok == NULL || (ar = token_check(r->app, tok, p, &why)) !=
 	    AUTH_OK) {
@@ -466,42 +575,30 @@ auth_require_profile(struct req *r, struct principal *p, const char *bucket,
 		auth_user_key(p->user_id, key, sizeof(key));
 	}
 	snprintf(revkey, sizeof(revkey), REVOKED_PREFIX "%s", p->sid);
-	if (limit > 0)
-		n = ratelimit_count(&rc, bucket, ip, window_s, cmds);
-	cmds[n++] = (struct redis_argv){ value != NULL ? 4 : 3, mget, NULL };
-	if (redis_pipeline(&r->app->redis, n, cmds, rr) != 0) {
-		ar = session_check_db(r->app, p->sid, &why);
-		return ar == AUTH_OK ? accept_principal(r, p) :
-		    refuse(r, ar, true, why);
-	}
-	m = rr[n - 1];
-	if (limit > 0 && rr[1]->type == REDIS_REPLY_INTEGER)
-		count = rr[1]->integer;
-	got = m->type == REDIS_REPLY_ARRAY ? m->elements : 0;
-	ready = got >= 2 && m->element[0]->type == REDIS_REPLY_STRING;
-	revoked = got >= 2 && m->element[1]->type == REDIS_REPLY_STRING;
-	if (value != NULL && got == 3 &&
-	    m->element[2]->type == REDIS_REPLY_STRING)
-		*value = strndup(m->element[2]->str, m->element[2]->len);
-	for (i = 0; i < n; i++)
-		freeReplyObject(rr[i]);
-	if (limit > 0 && count > limit) {
-		if (value != NULL) {
-			free(*value);
-			*value = NULL;
-		}
+	if (limit > 0 && window_s > 0 &&
+	    (nrl = ratelimit_count(&rc, r->app, bucket, ip, limit, window_s,
+	    cmds)) == 0 && rc.over) {
 		ratelimit_refuse(r, rc.wait);
 		return -1;
 	}
-	if ((!ready && (ar = revoked_rebuild(r->app, p->sid, &revoked)) !=
-	    AUTH_OK) || revoked) {
-		if (value != NULL) {
-			free(*value);
-			*value = NULL;
+	failed = lookup(r->app, &l, nrl, cmds, rr) != 0;
+	if (nrl > 0) {
+		over = ratelimit_counted(&rc, failed ? NULL : rr[1]);
+		if (!failed) {
+			freeReplyObject(rr[0]);
+			freeReplyObject(rr[1]);
 		}
-		return refuse(r, revoked ? AUTH_INVALID : ar, true,
-		    revoked ? "the session has ended" : why);
 	}
+	if (over || (ar = revocation(r->app, &l, p->sid, &why)) != AUTH_OK) {
+		free(l.last);
+		if (over) {
+			ratelimit_refuse(r, rc.wait);
+			return -1;
+		}
+		return refuse(r, ar, true, why);
+	}
+	if (value != NULL)
+		*value = l.last;
 	return accept_principal(r, p);
 }
 
@@ -530,6 +627,12 @@ auth_revoked(struct app *app, const char *const *sids, size_t n)
 		}
 		freeReplyObject(rr);
 	}
+	/* Every worker's copy is dropped before the caller answers. */
+	if (rc == 0 && n > 0 && redis_settle(&app->redis) != 0) {
+		log_error(&app->log, "revocations not confirmed by Redis: %s",
+		    app->redis.errmsg);
+		rc = -1;
+	}
 	return rc;
 }
 
@@ -550,6 +653,8 @@ auth_user_changed(struct app *app, const char *user_id)
 	if ((rr = redis_cmd(&app->redis, 2, argv, NULL)) == NULL)
 		log_warn(&app->log, "cannot drop the cached profile of %s "
 		    "(it expires by itself): %s", user_id, app->redis.errmsg);
-	else
+	else {
 		freeReplyObject(rr);
+		redis_settle(&app->redis);
+	}
 }

@@ -10,8 +10,16 @@
  * ("hxb:revoked:<sid>", each kept as long as an access token lives),
  * rebuilt from PostgreSQL whenever Redis has lost it (the marker
  * "hxb:revoked:ready" is missing), and checked in PostgreSQL directly
- * while Redis is unreachable.  The common case costs one RSA verification
- * and one Redis round trip, and no PostgreSQL.
+ * while Redis is unreachable.
+ *
+ * Each worker keeps its own copy of the markers it has read, through
+ * Redis client-side tracking (redis_tracking(), near.h): Redis tells it
+ * when one changes, and a revocation is settled (redis_settle()) before
+ * it is answered, so every worker refuses the session in the next request
+ * it starts.  The common case, a token this worker has seen, costs a
+ * string comparison, a non-blocking read of the invalidation connection
+ * and no round trip; a new token costs one RSA verification and one Redis
+ * round trip, and never PostgreSQL.
  */
 #ifndef HXB_AUTH_H
 #define HXB_AUTH_H

@@ -50,6 +50,11 @@ static const struct cfg_def defs[CFG__MAX] = {
 	[CFG_REDIS_TIMEOUT_MS] = { "HXB_REDIS_TIMEOUT_MS", CFG_INT, "1000",
 	    false, false, 10, 60000, NULL,
 	    "connect and command deadline for Redis" },
+	[CFG_REDIS_NEAR_MS] = { "HXB_REDIS_NEAR_MS", CFG_INT, "10000",
+	    false, false, 0, 600000, NULL,
+	    "longest a worker keeps its own copy of a session's revocation "
+	    "state and a cached profile, kept current by Redis client-side "
+	    "tracking; 0 asks Redis on every request" },
 	[CFG_NATS_URL] = { "HXB_NATS_URL", CFG_STRING,
 	    "nats://127.0.0.1:4222", false, false, 0, 0, NULL,
 	    "NATS server URL(s), comma-separated" },
@@ -111,6 +116,11 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    "window; 0 turns the limit off" },
 	[CFG_AUTH_RATE_WINDOW_S] = { "HXB_AUTH_RATE_WINDOW_S", CFG_INT, "60",
 	    false, false, 1, 3600, NULL, "the rate-limit window" },
+	[CFG_RATE_LIMIT_BATCH] = { "HXB_RATE_LIMIT_BATCH", CFG_INT, "32",
+	    false, false, 1, 1000, NULL, "most requests a worker counts "
+	    "before sending its count to Redis, while the address is below "
+	    "half its limit (and never more than a 64th of the limit); 1 "
+	    "sends every request" },
 	[CFG_ME_CACHE_S] = { "HXB_ME_CACHE_S", CFG_INT, "60", false, false,
 	    0, 3600, NULL, "how long Redis keeps a user's profile for GET "
 	    "/auth/me; changes drop it at once; 0 reads PostgreSQL every time" },

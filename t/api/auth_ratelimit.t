@@ -22,9 +22,9 @@ restore() {
 	stack restart-handler "$S" auth >/dev/null 2>&1
 }
 trap restore EXIT
-printf '%s\nHXB_AUTH_RATE_LIMIT=5\nHXB_AUTH_RATE_WINDOW_S=3600\n' "$saved" >"$S/extra.env"
+printf '%s\nHXB_AUTH_RATE_LIMIT=5\nHXB_AUTH_SESSION_RATE_LIMIT=256\nHXB_AUTH_RATE_WINDOW_S=3600\n' "$saved" >"$S/extra.env"
 stack restart-handler "$S" auth >/dev/null 2>&1
-ok $? "auth pool restarted with a limit of 5 an hour"
+ok $? "auth pool restarted with limits of 5 and 256 an hour"
 
 from() {	# from ADDR PATH: status code of a POST
 	curl -s -o /dev/null -w '%{http_code}' --interface "$1" -X POST \
@@ -46,6 +46,24 @@ is "$(from $A2 /auth/login/dev)" 200 "another address is not limited"
 # Authenticated /auth routes count in their own, larger bucket.
 http GET /auth/me -H "$(bearer "$AT")" --interface $A1
 is "$STATUS" 200 "an authenticated route is not held by the sign-in bucket"
+
+# The session bucket counts in batches below half its limit (b = 256 / 64
+# = 4 requests per worker), one by one above: 256 requests pass, plus at
+# most what each worker counted on a stale total (b - 1 each).
+A5=127.5.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+urls=()
+for ((i = 0; i < 300; i++)); do urls+=(-o /dev/null "$HXB_TEST_URL/auth/me"); done
+out=$(curl -s --interface $A5 -H "$(bearer "$AT")" -w '%{http_code}\n' "${urls[@]}")
+n200=$(printf '%s\n' "$out" | grep -c '^200$')
+n429=$(printf '%s\n' "$out" | grep -c '^429$')
+ok $([ "$n200" -ge 256 ] && [ "$n200" -le $((256 + WORKERS * 3)) ]; echo $?) \
+    "session bucket: $n200 of 300 pass (256 to $((256 + WORKERS * 3)))"
+is "$((n200 + n429))" 300 "the rest get 429"
+is "$(printf '%s\n' "$out" | head -n 256 | sort -u)" 200 "the first 256 all pass"
+is "$(printf '%s\n' "$out" | tail -n 30 | sort -u)" 429 "once over, every worker refuses"
+http GET /auth/me -H "$(bearer "$AT")" --interface $A5
+is_problem 429 "over the session limit: 429 problem"
+like "$(header retry-after)" '^[0-9]+$' "with Retry-After"
 
 restore
 trap - EXIT

@@ -86,11 +86,26 @@ is "$(rcli EXISTS hxb:revoked:ready)" 1 "the revoked set was rebuilt"
 sign_in $U
 http GET /auth/me -H "$(bearer "$AT")"
 is "$STATUS" 200 "after Redis lost everything: a live token works"
-# The per-address count of the authenticated routes expires with its window.
-rlkey=$(rcli --scan --pattern 'hxb:rl:auth-session:*' | head -n 1)
-like "$rlkey" '^hxb:rl:auth-session:127\.0\.0\.1:[0-9]+$' "the count is kept per address and window"
+# The per-address count of the authenticated routes: each worker sends its
+# count every b requests (b = min(32, limit / 64) = 32 here) while far from
+# the limit, so after 100 requests Redis holds all but at most b - 1 per
+# worker, in a key that expires with its window.
+A4=127.4.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
+urls=()
+for ((i = 0; i < 100; i++)); do urls+=(-o /dev/null "$HXB_TEST_URL/auth/me"); done
+codes=$(curl -s --interface $A4 -H "$(bearer "$AT")" -w '%{http_code}\n' "${urls[@]}" | sort | uniq -c | awk '{print $2 "x" $1}')
+is "$codes" "200x100" "100 requests within the limit: all 200"
+# (The requests may straddle two windows: then there are two keys.)
+rlkeys=$(rcli --scan --pattern "hxb:rl:auth-session:$A4:*" | sort)
+nk=$(printf '%s\n' "$rlkeys" | grep -c .)
+rlkey=$(printf '%s\n' "$rlkeys" | tail -n 1)
+like "$rlkey" "^hxb:rl:auth-session:${A4//./\\.}:[0-9]+\$" "the count is kept per address and window"
 ttl=$(rcli TTL "$rlkey")
 ok $([ "$ttl" -ge 1 ] && [ "$ttl" -le 61 ]; echo $?) "the count expires with its window ($ttl s)"
+v=0
+for k in $rlkeys; do v=$((v + $(rcli GET "$k"))); done
+ok $([ "$v" -le 100 ] && [ "$v" -ge $((100 - nk * WORKERS * 31)) ]; echo $?) \
+    "Redis has all but the unsent batches ($v of 100, $WORKERS workers)"
 http POST /auth/logout -H "$(bearer "$AT")"
 
 # --- sessions: list, revoke one, revoke all ------------------------------------
