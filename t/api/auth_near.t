@@ -90,15 +90,8 @@ is "$(runs "$AT" 20)" "401x20 " "after FLUSHALL the revoked one is still refused
 is "$(runs "$LAT" 20)" "200x20 " "and the live one still works"
 
 # --- copies off ----------------------------------------------------------------
-saved=$(cat "$S/extra.env")
-restore() {
-	printf '%s\n' "$saved" >"$S/extra.env"
-	stack restart-handler "$S" auth >/dev/null 2>&1
-}
-trap restore EXIT
-printf '%s\nHXB_REDIS_NEAR_MS=0\n' "$saved" >"$S/extra.env"
 rcli CLIENT KILL TYPE pubsub >/dev/null
-stack restart-handler "$S" auth >/dev/null 2>&1
+auth_pool_with HXB_REDIS_NEAR_MS=0
 ok $? "auth pool restarted with HXB_REDIS_NEAR_MS=0"
 sign_in $U
 m0=$(reads)
@@ -108,7 +101,6 @@ is "$((m1 - m0))" 20 "without copies: one Redis read per request"
 is "$(subscribers)" 0 "no invalidation connections"
 http POST /auth/logout -H "$(bearer "$AT")"
 is "$(runs "$AT" 20)" "401x20 " "logout: 401 everywhere"
-restore
-trap - EXIT
+auth_pool_restore
 
 done_testing

@@ -14,16 +14,9 @@ A3=127.3.$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))
 U=rl$$r$RANDOM
 sign_in $U
 
-# A low limit for this test only: the auth pool is swapped with one more
-# setting, and swapped back at the end.
-saved=$(cat "$S/extra.env")
-restore() {
-	printf '%s\n' "$saved" >"$S/extra.env"
-	stack restart-handler "$S" auth >/dev/null 2>&1
-}
-trap restore EXIT
-printf '%s\nHXB_AUTH_RATE_LIMIT=5\nHXB_AUTH_SESSION_RATE_LIMIT=256\nHXB_AUTH_RATE_WINDOW_S=3600\n' "$saved" >"$S/extra.env"
-stack restart-handler "$S" auth >/dev/null 2>&1
+# Low limits for this test only.
+auth_pool_with HXB_AUTH_RATE_LIMIT=5 HXB_AUTH_SESSION_RATE_LIMIT=256 \
+    HXB_AUTH_RATE_WINDOW_S=3600
 ok $? "auth pool restarted with limits of 5 and 256 an hour"
 
 from() {	# from ADDR PATH: status code of a POST
@@ -65,8 +58,7 @@ http GET /auth/me -H "$(bearer "$AT")" --interface $A5
 is_problem 429 "over the session limit: 429 problem"
 like "$(header retry-after)" '^[0-9]+$' "with Retry-After"
 
-restore
-trap - EXIT
+auth_pool_restore
 
 # nginx: a burst far above NGINX_AUTH_RATE from one address is cut off
 # before the handler, with the same problem shape.

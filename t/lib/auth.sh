@@ -8,6 +8,8 @@
 #   tamper MODE                   how the test IdP rewrites its next ID token
 #   sql SQL                       psql as superuser on the stack's database
 #   rcli ARGS...                  redis-cli on the stack's Redis
+#   auth_pool_with VAR=VALUE...   swap the auth pool for one with more settings
+#   auth_pool_restore             swap it back (also done at exit)
 . "$HXB_TEST_ROOT/t/lib/idp.sh"
 
 S=$HXB_TEST_STACK
@@ -78,3 +80,18 @@ sign_in() {
 }
 
 bearer() { printf 'Authorization: Bearer %s' "$1"; }
+
+# A setting for one test only: the auth pool is swapped with more
+# variables, and swapped back by auth_pool_restore or at exit.
+auth_pool_saved=
+auth_pool_with() {
+	auth_pool_saved=$(cat "$S/extra.env")
+	trap auth_pool_restore EXIT
+	printf '%s\n' "$auth_pool_saved" "$@" >"$S/extra.env"
+	stack restart-handler "$S" auth >/dev/null 2>&1
+}
+auth_pool_restore() {
+	printf '%s\n' "$auth_pool_saved" >"$S/extra.env"
+	stack restart-handler "$S" auth >/dev/null 2>&1
+	trap - EXIT
+}
