@@ -686,6 +686,9 @@ signin_tx(struct req *r, const struct idp *p, const struct idp_user *u,
 			if ((res = exec1(r, &st_user_insert, params)) == NULL)
 				goto out;
 			PQclear(res);
+			/* The new user creates (and claims) the organization. */
+			if (db_act_as(&r->app->db, s->user_id) != 0)
+				goto out;
 			snprintf(display, sizeof(display), "%.180s (personal)",
 			    *u->name != '\0' ? u->name : u->email);
 			params[0] = org_id;
@@ -1101,7 +1104,13 @@ profile_build(struct req *r, const char *user_id, bool *failed)
 	int		 i, n;
 
 	*failed = false;
-	if ((res = exec1(r, &st_me, params)) == NULL) {
+	if (db_begin_as(&r->app->db, user_id) != 0) {
+		*failed = true;
+		return NULL;
+	}
+	res = exec1(r, &st_me, params);
+	db_rollback(&r->app->db);	/* read only */
+	if (res == NULL) {
 		*failed = true;
 		return NULL;
 	}

@@ -387,6 +387,39 @@ db_begin(struct db *db)
 	return 0;
 }
 
+static const struct db_stmt st_act_as = { "db_act_as",
+    "SELECT set_config('hxb.user_id', $1, true)", 1 };
+
+int
+db_act_as(struct db *db, const char *user_id)
+{
+	const char	*params[1] = { user_id };
+	PGresult	*res;
+
+	if (!db->in_tx || user_id == NULL || *user_id == '\0') {
+		db->err = DB_ERR_QUERY;
+		snprintf(db->errmsg, sizeof(db->errmsg), "db_act_as needs a "
+		    "transaction and a user");
+		return -1;
+	}
+	if ((res = db_exec(db, &st_act_as, params)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int
+db_begin_as(struct db *db, const char *user_id)
+{
+	if (db_begin(db) != 0)
+		return -1;
+	if (db_act_as(db, user_id) != 0) {
+		db_rollback(db);
+		return -1;
+	}
+	return 0;
+}
+
 int
 db_commit(struct db *db)
 {

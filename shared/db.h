@@ -75,6 +75,15 @@ PGresult	*db_query(struct db *, const char *sql, int nparams,
 int		 db_script(struct db *, const char *sql);
 
 int		 db_begin(struct db *);
+
+/*
+ * Row-level security: in the open transaction, act as this user
+ * (hxb.user_id, transaction-local; sql/0003_tenancy.sql).  Tenant tables
+ * show and accept nothing without it.  db_begin_as() is db_begin() and
+ * db_act_as() together.  0, or -1 with db->err set.
+ */
+int		 db_act_as(struct db *, const char *user_id);
+int		 db_begin_as(struct db *, const char *user_id);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
 

@@ -18,7 +18,7 @@ SELECT has_table(t) FROM unnest(ARRAY[
 SELECT col_is_pk('users', 'id');
 SELECT col_is_pk('organization_users', ARRAY['organization_id', 'user_id']);
 SELECT col_is_pk('group_memberships', ARRAY['group_id', 'user_id']);
-SELECT col_is_pk('role_assignments', ARRAY['role_id', 'group_id']);
+SELECT col_is_pk('role_assignments', 'id');
 SELECT col_is_pk('cluster_role_assignments', ARRAY['group_id', 'cluster_role']);
 SELECT fk_ok('workspaces', 'organization_id', 'organizations', 'id');
 SELECT fk_ok('workspaces', 'plan_id', 'plans', 'id');
@@ -98,8 +98,10 @@ SELECT throws_ok($$INSERT INTO groups (id, workspace_id, name, parent_id) VALUES
     ('grp-01jd3k6q9n8x2c4v5b7m0p1r2v', 'ws-01jd3k6q9n8x2c4v5b7m0p1r2v',
     'WSAdmins', 'grp-01jd3k6q9n8x2c4v5b7m0p1r2t')$$, '23503', NULL,
     'a parent group must be in the same workspace');
-SELECT throws_ok($$INSERT INTO cluster_role_assignments VALUES
-    ('grp-01jd3k6q9n8x2c4v5b7m0p1r2t', 'cluster-admin')$$, '23514', NULL,
+SELECT throws_ok($$INSERT INTO cluster_role_assignments
+    (id, workspace_id, group_id, cluster_role) VALUES
+    ('cra-01jd3k6q9n8x2c4v5b7m0p1r2t', 'ws-01jd3k6q9n8x2c4v5b7m0p1r2t',
+    'grp-01jd3k6q9n8x2c4v5b7m0p1r2t', 'cluster-admin')$$, '23514', NULL,
     'only the preset ClusterRoles can be bound');
 SELECT throws_ok($$INSERT INTO tasks (id, type, status) VALUES
     ('task-01jd3k6q9n8x2c4v5b7m0p1r2t', 'create_workspace', 'succeeded')$$,
