@@ -20,6 +20,9 @@ static const char *const prefixes[ID__MAX] = {
 	[ID_USR] = "hxb-usr-",
 	[ID_TASK] = "task-",
 	[ID_SES] = "ses-",
+	[ID_INV] = "inv-",
+	[ID_RA] = "ra-",
+	[ID_CRA] = "cra-",
 };
 
 const char *

@@ -22,6 +22,9 @@ enum id_kind {
 	ID_USR,
 	ID_TASK,
 	ID_SES,
+	ID_INV,
+	ID_RA,
+	ID_CRA,
 	ID__MAX
 };
 

@@ -249,7 +249,7 @@ CREATE POLICY member_add ON organization_users FOR INSERT
 CREATE POLICY member_change ON organization_users FOR UPDATE
     USING (hxb_org_role(organization_id) = 'admin');
 CREATE POLICY member_remove ON organization_users FOR DELETE
-    USING (hxb_org_role(organization_id) = 'admin');
+    USING (hxb_org_role(organization_id) = 'admin' OR user_id = hxb_actor());
 
 ALTER TABLE invitations ENABLE ROW LEVEL SECURITY;
 CREATE POLICY invitation_admin ON invitations FOR ALL
@@ -283,6 +283,9 @@ SELECT hxb_ws_policies(t) FROM unnest(ARRAY['projects', 'groups',
     'group_memberships', 'roles', 'role_assignments',
     'cluster_role_assignments']::regclass[]) AS t;
 DROP FUNCTION hxb_ws_policies(regclass);
+-- Leaving an organization takes one's group memberships along.
+CREATE POLICY self_leave ON group_memberships FOR DELETE
+    USING (user_id = hxb_actor());
 
 ALTER TABLE tasks ENABLE ROW LEVEL SECURITY;
 CREATE POLICY task_read ON tasks FOR SELECT
@@ -316,3 +319,50 @@ CREATE POLICY idempotency_own ON idempotency_keys FOR ALL
 GRANT SELECT, INSERT, UPDATE, DELETE ON invitations, idempotency_keys
     TO hxb_app;
 GRANT SELECT, INSERT ON outbox TO hxb_app;
+
+/*
+ * Accepting an invitation: the invitee is not yet a member, so cannot see
+ * it under RLS.  This function does the whole of it for the acting user
+ * alone, given the token's hash: 'accepted' (with the organization and
+ * role), or 'unknown', 'used', 'expired', or 'mismatch' when the acting
+ * user's verified email is not the one invited.
+ */
+CREATE FUNCTION hxb_invitation_accept(hash bytea,
+    OUT result text, OUT organization_id text, OUT role text)
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = public, pg_temp
+AS $$
+DECLARE
+    inv invitations;
+    me  users;
+BEGIN
+    SELECT * INTO inv FROM invitations WHERE token_hash = hash FOR UPDATE;
+    IF NOT FOUND OR hxb_actor() IS NULL THEN
+        result := 'unknown';
+        RETURN;
+    END IF;
+    organization_id := inv.organization_id;
+    role := inv.role;
+    IF inv.accepted_at IS NOT NULL THEN
+        result := 'used';
+        RETURN;
+    END IF;
+    IF inv.expires_at <= now() THEN
+        result := 'expired';
+        RETURN;
+    END IF;
+    SELECT * INTO me FROM users WHERE id = hxb_actor();
+    IF NOT FOUND OR NOT me.email_verified
+       OR lower(me.email) <> lower(inv.email) THEN
+        result := 'mismatch';
+        RETURN;
+    END IF;
+    INSERT INTO organization_users (organization_id, user_id, role)
+        VALUES (inv.organization_id, me.id, inv.role)
+        ON CONFLICT ON CONSTRAINT organization_users_pkey DO NOTHING;
+    UPDATE invitations SET accepted_at = now(), accepted_by = me.id
+        WHERE id = inv.id;
+    result := 'accepted';
+END $$;
+REVOKE ALL ON FUNCTION hxb_invitation_accept(bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION hxb_invitation_accept(bytea) TO hxb_app;

@@ -27,6 +27,9 @@ static const char *const want_prefix[ID__MAX] = {
 	[ID_USR] = "hxb-usr-",
 	[ID_TASK] = "task-",
 	[ID_SES] = "ses-",
+	[ID_INV] = "inv-",
+	[ID_RA] = "ra-",
+	[ID_CRA] = "cra-",
 };
 
 /* An RFC 1123 label of [a-z0-9-], at most 63, from a letter, not to a dash. */

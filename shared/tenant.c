@@ -1,0 +1,259 @@
+/*
+ * tenant: see tenant.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "audit.h"
+#include "auth.h"
+#include "buf.h"
+#include "crypto.h"
+#include "http.h"
+#include "log.h"
+#include "tenant.h"
+
+#define IDEM_KEY_MAX	255
+
+static const struct db_stmt st_org_role = { "tenant_org_role",
+    "SELECT hxb_org_role($1)", 1 };
+
+static const struct db_stmt st_idem_lock = { "tenant_idem_lock",
+    "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 7))", 2 };
+
+static const struct db_stmt st_idem_get = { "tenant_idem_get",
+    "SELECT encode(request_hash, 'hex'), route, status, response "
+    "FROM idempotency_keys WHERE user_id = $1 AND key = $2", 2 };
+
+static const struct db_stmt st_idem_put = { "tenant_idem_put",
+    "INSERT INTO idempotency_keys (user_id, key, route, request_hash, "
+    "status, response) VALUES ($1, $2, $3, decode($4, 'hex'), $5::int, $6)",
+    6 };
+
+/* The request's idempotency state, between begin and answer. */
+struct idem {
+	bool		 active;
+	char		 user_id[AUTH_ID_MAX];
+	char		 key[IDEM_KEY_MAX + 1];
+	char		 hash[2 * CRYPTO_SHA256_LEN + 1];
+};
+
+/* One request at a time per process. */
+static struct idem idem;
+
+int
+tenant_begin(struct req *r, struct principal *p)
+{
+	memset(&idem, 0, sizeof(idem));
+	if (auth_require(r, p) != 0)
+		return -1;
+	if (db_begin_as(&r->app->db, p->user_id) != 0) {
+		db_problem(r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tenant_end(struct req *r)
+{
+	db_rollback(&r->app->db);
+	memset(&idem, 0, sizeof(idem));
+}
+
+void
+tenant_db_problem(struct req *r)
+{
+	const struct db	*db = &r->app->db;
+
+	if (db_is_sqlstate(db, "23505"))
+		http_problem(r, PROBLEM_CONFLICT, "that name is already taken",
+		    NULL);
+	else if (db_is_sqlstate(db, "23503"))
+		http_problem(r, PROBLEM_CONFLICT, "other resources still "
+		    "depend on this one", NULL);
+	else if (db_is_sqlstate(db, "42501"))
+		http_problem(r, PROBLEM_NOT_FOUND, "no such resource", NULL);
+	else
+		db_problem(r);
+	tenant_end(r);
+}
+
+enum org_role
+tenant_org(struct req *r, const char *org_id, enum org_role need)
+{
+	const char	*params[1] = { org_id };
+	PGresult	*res;
+	const char	*v;
+	enum org_role	 role = ORG_NONE;
+
+	if ((res = db_exec(&r->app->db, &st_org_role, params)) == NULL) {
+		db_problem(r);
+		return ORG_NONE;
+	}
+	v = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
+	if (strcmp(v, "admin") == 0)
+		role = ORG_ADMIN;
+	else if (strcmp(v, "member") == 0)
+		role = ORG_MEMBER;
+	PQclear(res);
+	if (role == ORG_NONE) {
+		http_problem(r, PROBLEM_NOT_FOUND, "no such organization",
+		    NULL);
+		return ORG_NONE;
+	}
+	if (role < need) {
+		http_problem(r, PROBLEM_FORBIDDEN, "only an organization "
+		    "admin may do this", NULL);
+		return ORG_NONE;
+	}
+	http_set_resource(r, "organizations/%s", org_id);
+	return role;
+}
+
+/* SHA-256 of route, path and the body in canonical form (sorted keys). */
+static int
+idem_hash(struct req *r, char out[2 * CRYPTO_SHA256_LEN + 1])
+{
+	struct buf	 b = BUF_INIT(0), hex = BUF_INIT(0);
+	unsigned char	 md[CRYPTO_SHA256_LEN];
+	char		*body = NULL;
+	int		 rc = -1;
+
+	if (r->body_json != NULL && (body = json_dumps(r->body_json,
+	    JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY)) == NULL)
+		return -1;
+	buf_addstr(&b, r->route->action);
+	buf_addch(&b, '\n');
+	buf_addstr(&b, r->path);
+	buf_addch(&b, '\n');
+	if (body != NULL)
+		buf_addstr(&b, body);
+	free(body);
+	if (!b.failed) {
+		crypto_sha256(b.data, b.len, md);
+		crypto_hex(&hex, md, sizeof(md));
+		if (!hex.failed && hex.len == 2 * CRYPTO_SHA256_LEN) {
+			memcpy(out, hex.data, hex.len + 1);
+			rc = 0;
+		}
+	}
+	buf_release(&b);
+	buf_release(&hex);
+	return rc;
+}
+
+static bool
+idem_key_ok(const char *k)
+{
+	size_t	 n = 0;
+
+	for (; k[n] != '\0'; n++)
+		if ((unsigned char)k[n] < 0x21 || (unsigned char)k[n] > 0x7e)
+			return false;
+	return n >= 1 && n <= IDEM_KEY_MAX;
+}
+
+int
+tenant_idem_begin(struct req *r, const char *user_id)
+{
+	const char	*key = http_env(r, "HTTP_IDEMPOTENCY_KEY");
+	const char	*params[2];
+	PGresult	*res;
+	json_t		*errors;
+	struct buf	 body = BUF_INIT(0);
+	int		 status;
+
+	if (key == NULL)
+		return 0;
+	if (!idem_key_ok(key)) {
+		errors = json_array();
+		validate_error(errors, "Idempotency-Key", "must be 1 to 255 "
+		    "visible ASCII characters");
+		http_problem(r, PROBLEM_BAD_REQUEST, "bad Idempotency-Key "
+		    "header", errors);
+		return -1;
+	}
+	snprintf(idem.user_id, sizeof(idem.user_id), "%s", user_id);
+	snprintf(idem.key, sizeof(idem.key), "%s", key);
+	if (idem_hash(r, idem.hash) != 0) {
+		http_problem(r, PROBLEM_INTERNAL, "out of memory", NULL);
+		return -1;
+	}
+	params[0] = idem.user_id;
+	params[1] = idem.key;
+	if ((res = db_exec(&r->app->db, &st_idem_lock, params)) == NULL) {
+		db_problem(r);
+		return -1;
+	}
+	PQclear(res);
+	if ((res = db_exec(&r->app->db, &st_idem_get, params)) == NULL) {
+		db_problem(r);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		idem.active = true;
+		return 0;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), idem.hash) != 0 ||
+	    strcmp(PQgetvalue(res, 0, 1), r->route->action) != 0) {
+		PQclear(res);
+		http_problem(r, PROBLEM_VALIDATION, "this Idempotency-Key was "
+		    "used for a different request", NULL);
+		return -1;
+	}
+	status = atoi(PQgetvalue(res, 0, 2));
+	buf_addstr(&body, PQgetvalue(res, 0, 3));
+	PQclear(res);
+	http_header(r, "Idempotent-Replayed", "true");
+	http_json_buf(r, status, &body);
+	buf_release(&body);
+	return 1;
+}
+
+void
+tenant_answer(struct req *r, int status, json_t *body)
+{
+	struct buf	 b = BUF_INIT(0);
+	char		*s;
+	char		 code[8];
+	const char	*params[6];
+	PGresult	*res;
+
+	if ((s = json_dumps(body, JSON_COMPACT)) == NULL) {
+		json_decref(body);
+		http_problem(r, PROBLEM_INTERNAL, "out of memory", NULL);
+		tenant_end(r);
+		return;
+	}
+	json_decref(body);
+	if (idem.active) {
+		snprintf(code, sizeof(code), "%d", status);
+		params[0] = idem.user_id;
+		params[1] = idem.key;
+		params[2] = r->route->action;
+		params[3] = idem.hash;
+		params[4] = code;
+		params[5] = s;
+		if ((res = db_exec(&r->app->db, &st_idem_put, params)) ==
+		    NULL) {
+			free(s);
+			tenant_db_problem(r);
+			return;
+		}
+		PQclear(res);
+	}
+	if (db_commit(&r->app->db) != 0) {
+		free(s);
+		db_problem(r);
+		tenant_end(r);
+		return;
+	}
+	memset(&idem, 0, sizeof(idem));
+	buf_addstr(&b, s);
+	free(s);
+	http_json_buf(r, status, &b);
+	buf_release(&b);
+}

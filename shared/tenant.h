@@ -1,0 +1,63 @@
+/*
+ * tenant: the frame of every tenancy API request.
+ *
+ *   tenant_begin()		authenticate, then open the request's one
+ *				transaction acting as the caller (RLS)
+ *   tenant_org()		the caller's role in an organization: a
+ *				stranger gets 404, never a yes/no answer
+ *   tenant_idem_begin()	Idempotency-Key: replay the first answer
+ *   tenant_answer()		keep the answer for the key, commit, send
+ *   tenant_end()		roll back whatever was not committed
+ *
+ * A mutation therefore commits its change, its audit row and its stored
+ * idempotent answer together, or none of them.
+ */
+#ifndef HXB_TENANT_H
+#define HXB_TENANT_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "auth.h"
+
+struct req;
+
+enum org_role {
+	ORG_NONE,
+	ORG_MEMBER,
+	ORG_ADMIN
+};
+
+/* 0 in a transaction acting as the caller, or -1 (answered). */
+int		 tenant_begin(struct req *, struct principal *);
+
+/* Roll back if still open; every route calls it on every path. */
+void		 tenant_end(struct req *);
+
+/*
+ * The caller's role in org_id; with `need` above it, answers 404 (for a
+ * stranger) or 403 (a member who is no admin) and returns ORG_NONE.
+ * Returns ORG_NONE on a database error too (answered).
+ */
+enum org_role	 tenant_org(struct req *, const char *org_id,
+		    enum org_role need);
+
+/*
+ * For a POST that creates: with an Idempotency-Key header, look the key
+ * up under a transaction-scoped lock.  0 to go on (no key, or a new one),
+ * 1 if the first answer was replayed, -1 if answered otherwise (422 for
+ * the same key with another request, 400 for a malformed key).
+ */
+int		 tenant_idem_begin(struct req *, const char *user_id);
+
+/*
+ * Answer `status` with `body` (stolen): keep it for the idempotency key
+ * if there is one, commit, then send.  On a failed commit, 503 or 500.
+ */
+void		 tenant_answer(struct req *, int status, json_t *body);
+
+/* Answer a constraint violation or any other database failure. */
+void		 tenant_db_problem(struct req *);
+
+#endif
