@@ -39,6 +39,7 @@
 #include "idp.h"
 #include "jsonw.h"
 #include "log.h"
+#include "page.h"
 #include "ratelimit.h"
 
 #define LOGIN_TTL_S	600
@@ -111,17 +112,6 @@ static const struct field revoke_all_body[] = {
 	{ NULL },
 };
 
-enum list_field { LIST_LIMIT, LIST_CURSOR };
-
-static const struct field list_query[] = {
-	[LIST_LIMIT] = { "limit", FIELD_INT, false, false, 1, 100, NULL,
-	    NULL },
-	[LIST_CURSOR] = { "cursor", FIELD_STRING, false, false, 1,
-	    CURSOR_MAX - 1, "[A-Za-z0-9_-]+",
-	    "must be a next_cursor from an earlier page" },
-	{ NULL },
-};
-
 static const struct route routes[] = {
 	{ HTTP_GET, "/auth/providers", list_providers, "list_providers",
 	    NULL, NULL },
@@ -135,7 +125,7 @@ static const struct route routes[] = {
 	{ HTTP_POST, "/auth/logout", logout, "logout", NULL, NULL },
 	{ HTTP_GET, "/auth/me", me, "me", NULL, NULL },
 	{ HTTP_GET, "/auth/sessions", list_sessions, "list_sessions", NULL,
-	    list_query },
+	    page_query },
 	{ HTTP_DELETE, "/auth/sessions/{sessionId}", delete_session,
 	    "revoke_session", NULL, NULL },
 	{ HTTP_POST, "/auth/sessions/revoke-all", revoke_all,
@@ -1222,9 +1212,8 @@ list_sessions(struct req *r)
 {
 	struct principal	 pr;
 	const char		*params[3];
-	char			 after[CURSOR_ID_MAX] = "", lim[24];
+	struct page		 pg;
 	char			 next[CURSOR_MAX];
-	long long		 key, limit;
 	PGresult		*res;
 	struct buf		 b = BUF_INIT(256 * 1024);
 	struct jsonw		 w;
@@ -1232,27 +1221,17 @@ list_sessions(struct req *r)
 
 	if (session_auth(r, &pr) != 0)
 		return;
-	limit = r->qv.present[LIST_LIMIT] ? r->qv.num[LIST_LIMIT] : 50;
-	if (r->qv.present[LIST_CURSOR] && cursor_decode(r->qv.str[LIST_CURSOR],
-	    &key, after) != 0) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "cursor", "must be a next_cursor from "
-		    "an earlier page");
-		http_problem(r, PROBLEM_INVALID_QUERY, "the cursor is not "
-		    "valid", errors);
+	if (page_read(r, 50, &pg) != 0)
 		return;
-	}
-	snprintf(lim, sizeof(lim), "%lld", limit + 1);
 	params[0] = pr.user_id;
-	params[1] = after;
-	params[2] = lim;
+	params[1] = pg.after;
+	params[2] = pg.limit_str;
 	if ((res = exec1(r, &st_sessions, params)) == NULL) {
 		db_problem(r);
 		return;
 	}
 	n = PQntuples(res);
-	shown = n > limit ? (int)limit : n;
+	shown = n > pg.limit ? (int)pg.limit : n;
 	jsonw_init(&w, &b);
 	jsonw_object(&w);
 	jsonw_key(&w, "items");

@@ -212,8 +212,7 @@ org_read(struct req *r, const char *org_id)
 	}
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		http_problem(r, PROBLEM_NOT_FOUND, "no such organization", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_NOT_FOUND, "no such organization");
 		return NULL;
 	}
 	o = org_json(res, 0);
@@ -271,8 +270,7 @@ org_begin(struct req *r, struct principal *p, enum org_role need,
 	if (tenant_begin(r, p) != 0)
 		return NULL;
 	if (org == NULL || !id_valid(org, ID_ORG)) {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such organization", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_NOT_FOUND, "no such organization");
 		return NULL;
 	}
 	if ((*role = tenant_org(r, org, need)) == ORG_NONE) {
@@ -300,8 +298,7 @@ create_org(struct req *r)
 		return;
 	}
 	if (id_new(&r->app->ids, ID_ORG, id) != 0) {
-		http_problem(r, PROBLEM_INTERNAL, "no entropy", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
 		return;
 	}
 	params[0] = id;
@@ -328,26 +325,12 @@ list_orgs(struct req *r)
 	struct principal	 p;
 	struct page		 pg;
 	const char		*params[2];
-	PGresult		*res;
-	json_t			*items;
-	int			 i, n, shown;
 
 	if (page_read(r, 50, &pg) != 0 || tenant_begin(r, &p) != 0)
 		return;
 	params[0] = pg.after;
 	params[1] = pg.limit_str;
-	if ((res = db_exec(&r->app->db, &st_org_list, params)) == NULL) {
-		tenant_db_problem(r);
-		return;
-	}
-	n = PQntuples(res);
-	shown = n > pg.limit ? (int)pg.limit : n;
-	items = json_array();
-	for (i = 0; i < shown; i++)
-		json_array_append_new(items, org_json(res, i));
-	tenant_answer(r, 200, page_answer(&pg, items, n, 0,
-	    shown > 0 ? PQgetvalue(res, shown - 1, 0) : NULL));
-	PQclear(res);
+	tenant_list(r, &pg, &st_org_list, params, org_json);
 }
 
 static void
@@ -460,6 +443,17 @@ delete_org(struct req *r)
 
 /* ---- members ---------------------------------------------------------- */
 
+static json_t *
+member_json(const PGresult *res, int i)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	    "user_id", PQgetvalue(res, i, 0),
+	    "email", PQgetvalue(res, i, 1),
+	    "name", PQgetvalue(res, i, 2),
+	    "role", PQgetvalue(res, i, 3),
+	    "joined_at", PQgetvalue(res, i, 4));
+}
+
 static void
 list_members(struct req *r)
 {
@@ -467,9 +461,6 @@ list_members(struct req *r)
 	struct page		 pg;
 	enum org_role		 role;
 	const char		*org, *params[3];
-	PGresult		*res;
-	json_t			*items;
-	int			 i, n, shown;
 
 	if (page_read(r, 50, &pg) != 0 ||
 	    (org = org_begin(r, &p, ORG_MEMBER, &role)) == NULL)
@@ -477,30 +468,14 @@ list_members(struct req *r)
 	params[0] = org;
 	params[1] = pg.after;
 	params[2] = pg.limit_str;
-	if ((res = db_exec(&r->app->db, &st_members, params)) == NULL) {
-		tenant_db_problem(r);
-		return;
-	}
-	n = PQntuples(res);
-	shown = n > pg.limit ? (int)pg.limit : n;
-	items = json_array();
-	for (i = 0; i < shown; i++)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, "
-		    "s:s}", "user_id", PQgetvalue(res, i, 0),
-		    "email", PQgetvalue(res, i, 1),
-		    "name", PQgetvalue(res, i, 2),
-		    "role", PQgetvalue(res, i, 3),
-		    "joined_at", PQgetvalue(res, i, 4)));
-	tenant_answer(r, 200, page_answer(&pg, items, n, 0,
-	    shown > 0 ? PQgetvalue(res, shown - 1, 0) : NULL));
-	PQclear(res);
+	tenant_list(r, &pg, &st_members, params, member_json);
 }
 
 /*
  * Serialize changes to the organization's admins (a transaction-scoped
  * lock on it), count them and read the member's role.  Returns the number
- * of admins, with the role in *current ("" if not a member), or -1
- * (answered).
+ * of admins, with the role in *current, or -1 (answered: 404 for anybody
+ * who is no member).
  */
 static int
 member_lock(struct req *r, const char *org, const char *user,
@@ -510,6 +485,10 @@ member_lock(struct req *r, const char *org, const char *user,
 	PGresult	*res;
 	int		 admins;
 
+	if (user == NULL || !id_valid(user, ID_USR)) {
+		tenant_fail(r, PROBLEM_NOT_FOUND, "no such member");
+		return -1;
+	}
 	if ((res = db_exec(&r->app->db, &st_admins_lock, params)) == NULL) {
 		tenant_db_problem(r);
 		return -1;
@@ -528,6 +507,11 @@ member_lock(struct req *r, const char *org, const char *user,
 	snprintf(current, 16, "%s", PQntuples(res) == 1 ?
 	    PQgetvalue(res, 0, 0) : "");
 	PQclear(res);
+	if (*current == '\0') {
+		tenant_fail(r, PROBLEM_NOT_FOUND, "no such member");
+		return -1;
+	}
+	http_set_resource(r, "organizations/%s/users/%s", org, user);
 	return admins;
 }
 
@@ -544,24 +528,12 @@ patch_member(struct req *r)
 
 	if ((org = org_begin(r, &p, ORG_ADMIN, &role)) == NULL)
 		return;
-	if (!id_valid(user, ID_USR)) {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such member", NULL);
-		tenant_end(r);
-		return;
-	}
 	if ((admins = member_lock(r, org, user, current)) < 0)
 		return;
-	if (*current == '\0') {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such member", NULL);
-		tenant_end(r);
-		return;
-	}
-	http_set_resource(r, "organizations/%s/users/%s", org, user);
 	if (strcmp(current, "admin") == 0 && strcmp(want, "admin") != 0 &&
 	    admins <= 1) {
-		http_problem(r, PROBLEM_CONFLICT, "the organization's last "
-		    "admin cannot be demoted; make another admin first", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_CONFLICT, "the organization's last "
+		    "admin cannot be demoted; make another admin first");
 		return;
 	}
 	params[0] = org;
@@ -595,29 +567,16 @@ remove_member(struct req *r)
 	/* Anyone may leave; only admins remove others. */
 	if ((org = org_begin(r, &p, ORG_MEMBER, &role)) == NULL)
 		return;
-	if (!id_valid(user, ID_USR)) {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such member", NULL);
-		tenant_end(r);
-		return;
-	}
-	if (role != ORG_ADMIN && strcmp(user, p.user_id) != 0) {
-		http_problem(r, PROBLEM_FORBIDDEN, "only an organization admin "
-		    "may remove others", NULL);
-		tenant_end(r);
+	if (role != ORG_ADMIN && (user == NULL || strcmp(user, p.user_id) != 0)) {
+		tenant_fail(r, PROBLEM_FORBIDDEN, "only an organization admin "
+		    "may remove others");
 		return;
 	}
 	if ((admins = member_lock(r, org, user, current)) < 0)
 		return;
-	if (*current == '\0') {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such member", NULL);
-		tenant_end(r);
-		return;
-	}
-	http_set_resource(r, "organizations/%s/users/%s", org, user);
 	if (strcmp(current, "admin") == 0 && admins <= 1) {
-		http_problem(r, PROBLEM_CONFLICT, "the organization's last "
-		    "admin cannot be removed", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_CONFLICT, "the organization's last "
+		    "admin cannot be removed");
 		return;
 	}
 	params[0] = org;
@@ -669,17 +628,15 @@ invite(struct req *r)
 	rc = PQntuples(res);
 	PQclear(res);
 	if (rc > 0) {
-		http_problem(r, PROBLEM_CONFLICT, "that address is already a "
-		    "member", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_CONFLICT, "that address is already a "
+		    "member");
 		return;
 	}
 	if (run(r, &st_inv_expire, params) != 0)
 		return;
 	if (id_new(&r->app->ids, ID_INV, id) != 0 ||
 	    crypto_random(rnd, sizeof(rnd)) != 0) {
-		http_problem(r, PROBLEM_INTERNAL, "no entropy", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
 		return;
 	}
 	buf_addstr(&b, INV_PREFIX);
@@ -697,9 +654,8 @@ invite(struct req *r)
 	params[4] = hash;
 	if ((res = db_exec(&r->app->db, &st_inv_insert, params)) == NULL) {
 		if (db_is_sqlstate(&r->app->db, "23505")) {
-			http_problem(r, PROBLEM_CONFLICT, "that address already "
-			    "has a pending invitation", NULL);
-			tenant_end(r);
+			tenant_fail(r, PROBLEM_CONFLICT, "that address already "
+			    "has a pending invitation");
 		} else
 			tenant_db_problem(r);
 		return;
@@ -743,8 +699,7 @@ accept_invitation(struct req *r)
 	if (tenant_begin(r, &p) != 0)
 		return;
 	if (!shaped) {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such invitation", NULL);
-		tenant_end(r);
+		tenant_fail(r, PROBLEM_NOT_FOUND, "no such invitation");
 		return;
 	}
 	crypto_sha256(token, n, md);

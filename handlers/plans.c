@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "cursor.h"
 #include "jsonw.h"
+#include "page.h"
 
 #define PLAN_COLS \
 	"id, name, description, price_cents, currency, cpu_millicores, " \
@@ -42,23 +43,12 @@ struct catalog {
 	long long	 loaded_ms;	/* CLOCK_MONOTONIC */
 };
 
-enum list_field { LIST_LIMIT, LIST_CURSOR, LIST__MAX };
-
-static const struct field list_query[LIST__MAX + 1] = {
-	[LIST_LIMIT] = { "limit", FIELD_INT, false, false, 1, 100, NULL,
-	    NULL },
-	[LIST_CURSOR] = { "cursor", FIELD_STRING, false, false, 1,
-	    CURSOR_MAX - 1, "[A-Za-z0-9_-]+",
-	    "must be a next_cursor from an earlier page" },
-	[LIST__MAX] = { NULL },
-};
-
 static void	 list_plans(struct req *);
 static void	 get_plan(struct req *);
 
 static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/plans", list_plans, "list_plans", NULL,
-	    list_query },
+	    page_query },
 	{ HTTP_GET, "/api/v1/plans/{planId}", get_plan, "get_plan", NULL,
 	    NULL },
 };
@@ -201,10 +191,7 @@ row_after(const PGresult *res, int i, long long key, const char *id)
 static void
 list_plans(struct req *r)
 {
-	long long	 limit = r->qv.present[LIST_LIMIT] ?
-			    r->qv.num[LIST_LIMIT] : 100;
-	long long	 after_key = LLONG_MIN;
-	char		 after_id[CURSOR_ID_MAX] = "";
+	struct page	 pg;
 	char		 next[CURSOR_MAX];
 	const PGresult	*res;
 	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
@@ -213,16 +200,8 @@ list_plans(struct req *r)
 	long long	 count = 0;
 
 	http_set_resource(r, "plans");
-	if (r->qv.present[LIST_CURSOR] &&
-	    cursor_decode(r->qv.str[LIST_CURSOR], &after_key, after_id) != 0) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "cursor",
-		    "must be a next_cursor from an earlier page");
-		http_problem(r, PROBLEM_INVALID_QUERY, "the cursor is not "
-		    "valid", errors);
+	if (page_read(r, 100, &pg) != 0)
 		return;
-	}
 	if ((res = catalog_get(r)) == NULL)
 		return;
 	n = PQntuples(res);
@@ -231,9 +210,9 @@ list_plans(struct req *r)
 	jsonw_key(&w, "items");
 	jsonw_array(&w);
 	for (i = 0; i < n; i++) {
-		if (!row_after(res, i, after_key, after_id))
+		if (!row_after(res, i, pg.key, pg.after))
 			continue;
-		if (count == limit)
+		if (count == pg.limit)
 			break;
 		plan_write(&w, res, i);
 		last = i;

@@ -1,6 +1,7 @@
 /*
  * page: list queries and answers; see page.h.
  */
+#include <limits.h>
 #include <stdio.h>
 
 #include "http.h"
@@ -21,7 +22,7 @@ page_read(struct req *r, long long dflt, struct page *pg)
 	json_t	*errors;
 
 	pg->limit = r->qv.present[PAGE_LIMIT] ? r->qv.num[PAGE_LIMIT] : dflt;
-	pg->key = 0;
+	pg->key = LLONG_MIN;
 	pg->after[0] = '\0';
 	snprintf(pg->limit_str, sizeof(pg->limit_str), "%lld", pg->limit + 1);
 	if (r->qv.present[PAGE_CURSOR] && cursor_decode(r->qv.str[PAGE_CURSOR],

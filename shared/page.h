@@ -21,7 +21,8 @@ extern const struct field page_query[PAGE__MAX + 1];
 
 struct page {
 	long long	 limit;
-	long long	 key;			/* of the last row shown */
+	long long	 key;			/* of the last row shown;
+						 * LLONG_MIN from the start */
 	char		 after[CURSOR_ID_MAX];	/* "" from the start */
 	char		 limit_str[24];		/* limit + 1, for SQL */
 };

@@ -63,6 +63,35 @@ tenant_end(struct req *r)
 }
 
 void
+tenant_list(struct req *r, const struct page *pg, const struct db_stmt *st,
+    const char *const *params, tenant_row_fn row)
+{
+	PGresult	*res;
+	json_t		*items;
+	int		 i, n, shown;
+
+	if ((res = db_exec(&r->app->db, st, params)) == NULL) {
+		tenant_db_problem(r);
+		return;
+	}
+	n = PQntuples(res);
+	shown = n > pg->limit ? (int)pg->limit : n;
+	items = json_array();
+	for (i = 0; i < shown; i++)
+		json_array_append_new(items, row(res, i));
+	tenant_answer(r, 200, page_answer(pg, items, n, 0,
+	    shown > 0 ? PQgetvalue(res, shown - 1, 0) : NULL));
+	PQclear(res);
+}
+
+void
+tenant_fail(struct req *r, enum problem pr, const char *detail)
+{
+	http_problem(r, pr, detail, NULL);
+	tenant_end(r);
+}
+
+void
 tenant_db_problem(struct req *r)
 {
 	const struct db	*db = &r->app->db;

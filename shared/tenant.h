@@ -20,6 +20,9 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "db.h"
+#include "http.h"
+#include "page.h"
 
 struct req;
 
@@ -56,6 +59,20 @@ int		 tenant_idem_begin(struct req *, const char *user_id);
  * if there is one, commit, then send.  On a failed commit, 503 or 500.
  */
 void		 tenant_answer(struct req *, int status, json_t *body);
+
+/*
+ * A list: run st, whose params end with the page's cursor id and limit + 1
+ * (page.h), and answer {items, next_cursor} with one item per row from
+ * row(); the rows are ordered by column 0, the id the cursor carries.
+ */
+typedef json_t	*(*tenant_row_fn)(const PGresult *, int row);
+
+void		 tenant_list(struct req *, const struct page *,
+		    const struct db_stmt *, const char *const *params,
+		    tenant_row_fn);
+
+/* Answer a problem and roll back: the end of a refused request. */
+void		 tenant_fail(struct req *, enum problem, const char *detail);
 
 /* Answer a constraint violation or any other database failure. */
 void		 tenant_db_problem(struct req *);
