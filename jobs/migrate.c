@@ -357,6 +357,15 @@ main(int argc, char **argv)
 			goto out_free;
 	if (ensure_signing_key(&app) != 0)
 		goto out_free;
+	/* The JetStream stream, where NATS is configured (not in a bare
+	 * schema run). */
+	if (app.cfg.src[CFG_NATS_URL] == CFG_SRC_DEFAULT)
+		log_info(&app.log, "HXB_NATS_URL not set: the JetStream stream "
+		    "%s was not checked", BUS_STREAM);
+	else if (bus_stream(&app.bus) != 0) {
+		fprintf(stderr, "migrate: %s\n", app.bus.errmsg);
+		goto out_free;
+	}
 	status = 0;
 out_free:
 	for (i = 0; i < n; i++) {

@@ -136,6 +136,39 @@ bus_ping(struct bus *b, int timeout_ms)
 }
 
 int
+bus_stream(struct bus *b)
+{
+	jsStreamConfig	 sc;
+	jsStreamInfo	*si = NULL;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	const char	*subjects[] = { BUS_SUBJECTS };
+	int		 timeout = (int)config_int(b->cfg, CFG_NATS_TIMEOUT_MS);
+
+	if (b->nc == NULL && bus_connect(b, timeout) != 0)
+		return -1;
+	if (js_GetStreamInfo(&si, b->js, BUS_STREAM, NULL, &jerr) ==
+	    NATS_OK) {
+		jsStreamInfo_Destroy(si);
+		return 0;
+	}
+	jsStreamConfig_Init(&sc);
+	sc.Name = BUS_STREAM;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	if ((s = js_AddStream(&si, b->js, &sc, NULL, &jerr)) != NATS_OK) {
+		snprintf(b->errmsg, sizeof(b->errmsg), "cannot create stream "
+		    "%s: %s (%d)", BUS_STREAM, natsStatus_GetText(s), (int)jerr);
+		return -1;
+	}
+	jsStreamInfo_Destroy(si);
+	log_info(b->log, "created JetStream stream %s for %s", BUS_STREAM,
+	    BUS_SUBJECTS);
+	return 0;
+}
+
+int
 bus_publish(struct bus *b, const char *subject, const void *data,
     size_t len, const char *request_id, const char *msg_id)
 {

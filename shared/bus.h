@@ -38,6 +38,17 @@ void	 bus_close(struct bus *);
 int	 bus_ping(struct bus *, int timeout_ms);
 
 /*
+ * The control plane's stream: BUS_STREAM keeps every subject under
+ * BUS_SUBJECTS (file storage, the duplicate window of JetStream's default
+ * two minutes).  Created if missing, left alone if there; 0, or -1 with
+ * errmsg set.  jobs/migrate calls it, so that no publish meets no stream.
+ */
+#define BUS_STREAM	"HEXABASE_CP"
+#define BUS_SUBJECTS	"hexabase.cp.>"
+
+int	 bus_stream(struct bus *);
+
+/*
  * Publish `data` to a JetStream subject and wait for the stream's ack.
  * `msg_id` may be NULL.  Returns 0, or -1 with errmsg set.
  */

@@ -297,11 +297,13 @@ CREATE POLICY task_create ON tasks FOR INSERT
                      THEN hxb_ws_admin(workspace_id)
                      ELSE hxb_org_role(organization_id) = 'admin' END);
 
+-- The outbox: whoever may cause an event writes it, reads it back and
+-- marks it published.
 ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
-CREATE POLICY outbox_write ON outbox FOR INSERT
-    WITH CHECK (CASE WHEN workspace_id IS NOT NULL
-                     THEN hxb_ws_admin(workspace_id)
-                     ELSE hxb_org_role(organization_id) = 'admin' END);
+CREATE POLICY outbox_write ON outbox FOR ALL
+    USING (CASE WHEN workspace_id IS NOT NULL
+                THEN hxb_ws_admin(workspace_id)
+                ELSE hxb_org_role(organization_id) = 'admin' END);
 
 -- The audit log: organization admins read their organization's; anyone
 -- appends about themselves or an organization they belong to.
@@ -318,7 +320,7 @@ CREATE POLICY idempotency_own ON idempotency_keys FOR ALL
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON invitations, idempotency_keys
     TO hxb_app;
-GRANT SELECT, INSERT ON outbox TO hxb_app;
+GRANT SELECT, INSERT, UPDATE ON outbox TO hxb_app;
 
 /*
  * Accepting an invitation: the invitee is not yet a member, so cannot see

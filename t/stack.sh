@@ -293,6 +293,8 @@ migrate() {
 	    HXB_DATABASE_PASSWORD_FILE="$SECRETS/pg_owner" \
 	    HXB_MIGRATIONS_DIR="$ROOT/sql" \
 	    HXB_MASTER_KEY_FILE="$(secret master_key)" \
+	    HXB_NATS_URL="nats://127.0.0.1:$NATS_PORT" \
+	    HXB_NATS_TOKEN_FILE="$SECRETS/nats" \
 	    "$BUILD/jobs/migrate" 2>>"$LOG/migrate.log" >&2 || {
 		tail -n 20 "$LOG/migrate.log" >&2
 		die "migrations failed"
@@ -528,9 +530,9 @@ start_all() {
 		say "start failed; stopping what started"; stop_all; fi' EXIT
 	pg_start
 	pg_bootstrap
-	migrate
 	redis_start
 	nats_start
+	migrate		# also creates the JetStream stream
 	peers_start
 	handlers_start
 	nginx_start

@@ -166,7 +166,7 @@ http GET "/api/v1/organizations/$ORG" -H "$(bearer "$MEM")"
 is_problem 404 "and is a stranger after that"
 
 # --- delete ------------------------------------------------------------------------
-sql "INSERT INTO workspaces (id, organization_id, name, plan_id) VALUES ('ws-0$(printf '%s' "$R" | md5sum | tr -dc 'a-h' | head -c 1)zzzzzzzzzzzzzzzzzzzzzzzz', '$ORG', 'w', 'free')" >/dev/null
+sql "INSERT INTO workspaces (id, organization_id, name, plan_id) VALUES ('ws-0' || substr(md5(random()::text), 1, 25), '$ORG', 'w', 'free')" >/dev/null
 http DELETE "/api/v1/organizations/$ORG" -H "$(bearer "$OWN")"
 is_problem 409 "delete while a workspace exists: 409"
 sql "UPDATE workspaces SET status = 'deleted' WHERE organization_id = '$ORG'" >/dev/null
