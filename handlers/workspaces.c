@@ -463,36 +463,70 @@ create_ws(struct req *r)
 		free(w.payload);
 }
 
+/*
+ * Reads are one round trip (tenant_read()).  A malformed id cannot exist:
+ * 404, once the caller is known.
+ */
+static int
+ids_ok(struct req *r, struct principal *p, const char *org, const char *ws)
+{
+	if ((org != NULL && id_valid(org, ID_ORG)) &&
+	    (ws == NULL || id_valid(ws, ID_WS)))
+		return 0;
+	if (auth_require(r, p) == 0)
+		http_problem(r, PROBLEM_NOT_FOUND, ws != NULL ?
+		    "no such workspace" : "no such organization", NULL);
+	return -1;
+}
+
 static void
 list_ws(struct req *r)
 {
 	struct principal	 p;
 	struct page		 pg;
-	const char		*org, *params[3];
+	const char		*org = http_param(r, "orgId");
+	const struct db_stmt	*st[2] = { &tenant_st_org_role, &st_ws_list };
+	const char		*role_p[1] = { org };
+	const char		*list_p[3] = { org, NULL, NULL };
+	const char *const	*params[2] = { role_p, list_p };
+	PGresult		*out[2];
 
-	if (page_read(r, 50, &pg) != 0 ||
-	    (org = org_begin(r, &p, ORG_MEMBER, NULL)) == NULL)
+	if (page_read(r, 50, &pg) != 0 || ids_ok(r, &p, org, NULL) != 0)
 		return;
-	params[0] = org;
-	params[1] = pg.after;
-	params[2] = pg.limit_str;
-	tenant_list(r, &pg, &st_ws_list, params, ws_json);
+	list_p[1] = pg.after;
+	list_p[2] = pg.limit_str;
+	if (tenant_read(r, &p, 2, st, params, out) != 0)
+		return;
+	if (tenant_role_of(r, out[0], org, ORG_MEMBER) != ORG_NONE)
+		http_json(r, 200, tenant_page(&pg, out[1], ws_json));
+	PQclear(out[0]);
+	PQclear(out[1]);
 }
 
 static void
 get_ws(struct req *r)
 {
 	struct principal	 p;
-	const char		*org, *ws, *params[2];
-	json_t			*o;
+	const char		*org = http_param(r, "orgId");
+	const char		*ws = http_param(r, "wsId");
+	const struct db_stmt	*st[1] = { &st_ws_get };
+	const char		*ws_p[2] = { ws, org };
+	const char *const	*params[1] = { ws_p };
+	PGresult		*out[1];
 
-	if ((org = org_begin(r, &p, ORG_MEMBER, &ws)) == NULL)
+	if (ids_ok(r, &p, org, ws) != 0)
 		return;
-	params[0] = ws;
-	params[1] = org;
-	if ((o = read_one(r, &st_ws_get, params, ws_json,
-	    "no such workspace")) != NULL)
-		tenant_answer(r, 200, o);
+	http_set_resource(r, "workspaces/%s", ws);
+	snprintf(r->workspace_id, sizeof(r->workspace_id), "%s", ws);
+	/* Row-level security: a stranger, or a member without a group,
+	 * finds no row, exactly as for a workspace that never was. */
+	if (tenant_read(r, &p, 1, st, params, out) != 0)
+		return;
+	if (PQntuples(out[0]) == 1)
+		http_json(r, 200, ws_json(out[0], 0));
+	else
+		http_problem(r, PROBLEM_NOT_FOUND, "no such workspace", NULL);
+	PQclear(out[0]);
 }
 
 /*
@@ -654,18 +688,23 @@ static void
 get_task(struct req *r)
 {
 	struct principal	 p;
-	const char		*id = http_param(r, "taskId"), *params[1];
-	json_t			*o;
+	const char		*id = http_param(r, "taskId");
+	const struct db_stmt	*st[1] = { &st_task_get };
+	const char		*task_p[1] = { id };
+	const char *const	*params[1] = { task_p };
+	PGresult		*out[1];
 
-	if (tenant_begin(r, &p) != 0)
-		return;
 	if (id == NULL || !id_valid(id, ID_TASK)) {
-		tenant_fail(r, PROBLEM_NOT_FOUND, "no such task");
+		if (auth_require(r, &p) == 0)
+			http_problem(r, PROBLEM_NOT_FOUND, "no such task", NULL);
 		return;
 	}
 	http_set_resource(r, "tasks/%s", id);
-	params[0] = id;
-	if ((o = read_one(r, &st_task_get, params, task_json,
-	    "no such task")) != NULL)
-		tenant_answer(r, 200, o);
+	if (tenant_read(r, &p, 1, st, params, out) != 0)
+		return;
+	if (PQntuples(out[0]) == 1)
+		http_json(r, 200, task_json(out[0], 0));
+	else
+		http_problem(r, PROBLEM_NOT_FOUND, "no such task", NULL);
+	PQclear(out[0]);
 }

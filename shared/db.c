@@ -408,16 +408,180 @@ db_act_as(struct db *db, const char *user_id)
 	return 0;
 }
 
-int
-db_begin_as(struct db *db, const char *user_id)
+/* Prepare st on this connection unless it is; 0, or -1 with err set. */
+static int
+db_ensure_prepared(struct db *db, const struct db_stmt *st, long long deadline)
 {
-	if (db_begin(db) != 0)
+	PGresult	*res;
+
+	if (db_is_prepared(db, st))
+		return 0;
+	if ((res = db_run(db, DB_PREPARE, st->name, st->sql, st->nparams,
+	    NULL, deadline)) == NULL)
 		return -1;
-	if (db_act_as(db, user_id) != 0) {
+	PQclear(res);
+	if (db->nprepared < DB_PREPARED_MAX)
+		db->prepared[db->nprepared++] = st;
+	return 0;
+}
+
+/*
+ * One attempt of db_tx_as(): send everything, sync, read every result.
+ * On a statement's error the rest are skipped by the server (aborted) and
+ * the transaction is rolled back here.
+ */
+static int
+db_pipeline_try(struct db *db, const char *user_id, size_t n,
+    const struct db_stmt *const *st, const char *const *const *params,
+    PGresult **out, bool commit, long long deadline)
+{
+	const char	*act[1] = { user_id };
+	PGresult	*res;
+	size_t		 i, q, total = n + (commit ? 3 : 2);
+	int		 f;
+	bool		 failed = false;
+
+	for (i = 0; i < n; i++)
+		if (db_ensure_prepared(db, st[i], deadline) != 0)
+			return -1;
+	if (db_ensure_prepared(db, &st_act_as, deadline) != 0)
+		return -1;
+	if (!PQenterPipelineMode(db->conn))
+		goto conn_error;
+	if (!PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
+	    0) || !PQsendQueryPrepared(db->conn, st_act_as.name, 1, act, NULL,
+	    NULL, 0))
+		goto conn_error;
+	for (i = 0; i < n; i++)
+		if (!PQsendQueryPrepared(db->conn, st[i]->name, st[i]->nparams,
+		    params[i], NULL, NULL, 0))
+			goto conn_error;
+	if ((commit && !PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL,
+	    NULL, NULL, 0)) || !PQpipelineSync(db->conn))
+		goto conn_error;
+	while ((f = PQflush(db->conn)) == 1)
+		if (db_wait(db, true, deadline) != 0)
+			goto timeout;
+	if (f == -1)
+		goto conn_error;
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
+	/* Each query's results end with NULL; the sync ends the pipeline. */
+	for (q = 0; q <= total; q++) {
+		for (;;) {
+			while (PQisBusy(db->conn)) {
+				if (db_wait(db, false, deadline) != 0)
+					goto timeout;
+				if (!PQconsumeInput(db->conn))
+					goto conn_error;
+			}
+			if ((res = PQgetResult(db->conn)) == NULL)
+				break;
+			switch (PQresultStatus(res)) {
+			case PGRES_PIPELINE_SYNC:
+				PQclear(res);
+				q = total;
+				goto next;
+			case PGRES_TUPLES_OK:
+			case PGRES_COMMAND_OK:
+				if (q >= 2 && q < 2 + n && !failed)
+					out[q - 2] = res;
+				else
+					PQclear(res);
+				break;
+			case PGRES_PIPELINE_ABORTED:
+				PQclear(res);
+				break;
+			default:
+				if (!failed)
+					db_seterr(db, DB_ERR_QUERY,
+					    PQresultErrorField(res,
+					    PG_DIAG_SQLSTATE),
+					    PQresultErrorField(res,
+					    PG_DIAG_MESSAGE_PRIMARY));
+				failed = true;
+				PQclear(res);
+				break;
+			}
+		}
+next:
+		;
+	}
+	if (!PQexitPipelineMode(db->conn))
+		goto conn_error;
+	if (failed) {
+		for (i = 0; i < n; i++) {
+			PQclear(out[i]);
+			out[i] = NULL;
+		}
+		/* An error inside the block left it open and aborted. */
+		db->in_tx = true;
 		db_rollback(db);
 		return -1;
 	}
+	db->err = DB_OK;
+	db->in_tx = !commit;
 	return 0;
+conn_error:
+	db_seterr(db, DB_ERR_CONNECT, NULL, PQerrorMessage(db->conn));
+	db_drop(db);
+	return -1;
+timeout:
+	db_seterr(db, DB_ERR_TIMEOUT, "57014", "statement timed out and was "
+	    "cancelled");
+	db_cancel(db);
+	return -1;
+}
+
+/* db_tx_as(), or (commit false) db_begin_as(), with the retry rule. */
+static int
+db_pipeline(struct db *db, const char *user_id, size_t n,
+    const struct db_stmt *const *st, const char *const *const *params,
+    PGresult **out, bool commit)
+{
+	long long	 timeout = config_int(db->cfg, CFG_DB_STATEMENT_TIMEOUT_MS);
+	long long	 ctimeout = config_int(db->cfg, CFG_DB_CONNECT_TIMEOUT_MS);
+	bool		 retry = db->stmts == 0 && !db->in_tx;
+	int		 attempt, rc = -1;
+
+	if (db->in_tx || n > DB_PIPELINE_MAX || user_id == NULL ||
+	    *user_id == '\0') {
+		db_seterr(db, DB_ERR_QUERY, NULL, "a pipelined transaction "
+		    "needs a user and no open transaction");
+		return -1;
+	}
+	db->stmts++;
+	for (attempt = 0; attempt < 2; attempt++) {
+		long long deadline = clock_ms() + timeout;
+
+		if (db->conn == NULL && db_connect(db, clock_ms() +
+		    ctimeout) != 0)
+			return -1;
+		retry = retry && !db->fresh;
+		rc = db_pipeline_try(db, user_id, n, st, params, out, commit,
+		    deadline);
+		if (rc == 0 || db->err != DB_ERR_CONNECT || !retry)
+			break;
+		log_info(db->log, "connection lost (%s); reconnecting and "
+		    "retrying once", db->errmsg);
+		retry = false;
+	}
+	return rc;
+}
+
+/* BEGIN and acting as the user in one round trip. */
+int
+db_begin_as(struct db *db, const char *user_id)
+{
+	return db_pipeline(db, user_id, 0, NULL, NULL, NULL, false);
+}
+
+int
+db_tx_as(struct db *db, const char *user_id, size_t n,
+    const struct db_stmt *const *st, const char *const *const *params,
+    PGresult **out)
+{
+	return db_pipeline(db, user_id, n, st, params, out, true);
 }
 
 int

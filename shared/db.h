@@ -84,6 +84,20 @@ int		 db_begin(struct db *);
  */
 int		 db_act_as(struct db *, const char *user_id);
 int		 db_begin_as(struct db *, const char *user_id);
+
+/*
+ * A whole short transaction in one round trip (libpq pipeline mode):
+ * BEGIN, act as user_id, the n declared statements, COMMIT.  For reads,
+ * and for writes that need no decision between their statements.  0 with
+ * every statement's result in out (the caller PQclear()s them), or -1
+ * with db->err set and the transaction rolled back.  Not inside another
+ * transaction.
+ */
+#define DB_PIPELINE_MAX	8
+
+int		 db_tx_as(struct db *, const char *user_id, size_t n,
+		    const struct db_stmt *const *, const char *const *const *,
+		    PGresult **out);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
 

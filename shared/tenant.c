@@ -16,7 +16,7 @@
 
 #define IDEM_KEY_MAX	255
 
-static const struct db_stmt st_org_role = { "tenant_org_role",
+const struct db_stmt tenant_st_org_role = { "tenant_org_role",
     "SELECT hxb_org_role($1)", 1 };
 
 static const struct db_stmt st_idem_lock = { "tenant_idem_lock",
@@ -62,25 +62,30 @@ tenant_end(struct req *r)
 	memset(&idem, 0, sizeof(idem));
 }
 
+json_t *
+tenant_page(const struct page *pg, const PGresult *res, tenant_row_fn row)
+{
+	json_t	*items = json_array();
+	int	 i, n = PQntuples(res);
+	int	 shown = n > pg->limit ? (int)pg->limit : n;
+
+	for (i = 0; i < shown; i++)
+		json_array_append_new(items, row(res, i));
+	return page_answer(pg, items, n, 0, shown > 0 ?
+	    PQgetvalue(res, shown - 1, 0) : NULL);
+}
+
 void
 tenant_list(struct req *r, const struct page *pg, const struct db_stmt *st,
     const char *const *params, tenant_row_fn row)
 {
 	PGresult	*res;
-	json_t		*items;
-	int		 i, n, shown;
 
 	if ((res = db_exec(&r->app->db, st, params)) == NULL) {
 		tenant_db_problem(r);
 		return;
 	}
-	n = PQntuples(res);
-	shown = n > pg->limit ? (int)pg->limit : n;
-	items = json_array();
-	for (i = 0; i < shown; i++)
-		json_array_append_new(items, row(res, i));
-	tenant_answer(r, 200, page_answer(pg, items, n, 0,
-	    shown > 0 ? PQgetvalue(res, shown - 1, 0) : NULL));
+	tenant_answer(r, 200, tenant_page(pg, res, row));
 	PQclear(res);
 }
 
@@ -109,24 +114,33 @@ tenant_db_problem(struct req *r)
 	tenant_end(r);
 }
 
-enum org_role
-tenant_org(struct req *r, const char *org_id, enum org_role need)
+int
+tenant_read(struct req *r, struct principal *p, size_t n,
+    const struct db_stmt *const *st, const char *const *const *params,
+    PGresult **out)
 {
-	const char	*params[1] = { org_id };
-	PGresult	*res;
-	const char	*v;
+	memset(&idem, 0, sizeof(idem));
+	if (auth_require(r, p) != 0)
+		return -1;
+	if (db_tx_as(&r->app->db, p->user_id, n, st, params, out) != 0) {
+		tenant_db_problem(r);
+		return -1;
+	}
+	return 0;
+}
+
+enum org_role
+tenant_role_of(struct req *r, const PGresult *res, const char *org_id,
+    enum org_role need)
+{
+	const char	*v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
+			    PQgetvalue(res, 0, 0) : "";
 	enum org_role	 role = ORG_NONE;
 
-	if ((res = db_exec(&r->app->db, &st_org_role, params)) == NULL) {
-		db_problem(r);
-		return ORG_NONE;
-	}
-	v = PQgetisnull(res, 0, 0) ? "" : PQgetvalue(res, 0, 0);
 	if (strcmp(v, "admin") == 0)
 		role = ORG_ADMIN;
 	else if (strcmp(v, "member") == 0)
 		role = ORG_MEMBER;
-	PQclear(res);
 	if (role == ORG_NONE) {
 		http_problem(r, PROBLEM_NOT_FOUND, "no such organization",
 		    NULL);
@@ -138,6 +152,23 @@ tenant_org(struct req *r, const char *org_id, enum org_role need)
 		return ORG_NONE;
 	}
 	http_set_resource(r, "organizations/%s", org_id);
+	return role;
+}
+
+enum org_role
+tenant_org(struct req *r, const char *org_id, enum org_role need)
+{
+	const char	*params[1] = { org_id };
+	PGresult	*res;
+	enum org_role	 role;
+
+	if ((res = db_exec(&r->app->db, &tenant_st_org_role, params)) ==
+	    NULL) {
+		db_problem(r);
+		return ORG_NONE;
+	}
+	role = tenant_role_of(r, res, org_id, need);
+	PQclear(res);
 	return role;
 }
 

@@ -35,6 +35,25 @@ enum org_role {
 /* 0 in a transaction acting as the caller, or -1 (answered). */
 int		 tenant_begin(struct req *, struct principal *);
 
+/*
+ * A read in one round trip: authenticate, then run the n statements in
+ * one committed transaction acting as the caller (db_tx_as()).  0 with
+ * the results in out (the caller PQclear()s them), or -1 (answered).
+ */
+int		 tenant_read(struct req *, struct principal *, size_t n,
+		    const struct db_stmt *const *, const char *const *const *,
+		    PGresult **out);
+
+/*
+ * The role in out[i] (a result of SELECT hxb_org_role($1)), with the
+ * answer tenant_org() gives when it falls short of `need`.
+ */
+enum org_role	 tenant_role_of(struct req *, const PGresult *,
+		    const char *org_id, enum org_role need);
+
+/* SELECT hxb_org_role($1), for tenant_read() pipelines. */
+extern const struct db_stmt tenant_st_org_role;
+
 /* Roll back if still open; every route calls it on every path. */
 void		 tenant_end(struct req *);
 
@@ -69,6 +88,10 @@ typedef json_t	*(*tenant_row_fn)(const PGresult *, int row);
 
 void		 tenant_list(struct req *, const struct page *,
 		    const struct db_stmt *, const char *const *params,
+		    tenant_row_fn);
+
+/* The same answer from a result already read (tenant_read()). */
+json_t		*tenant_page(const struct page *, const PGresult *,
 		    tenant_row_fn);
 
 /* Answer a problem and roll back: the end of a refused request. */

@@ -5,7 +5,11 @@
 #   (c) an nginx `return 200`,
 #   (d) GET /auth/me with a valid access token (signature check, revocation
 #       check in Redis, rate-limit count in Redis, one PostgreSQL query),
-# plus (b) with the plans catalog cache off, and a handler swap under load.
+#   (e) GET /api/v1/organizations/{orgId}/workspaces/{wsId}: authentication,
+#       the organization role, row-level security, one transaction,
+#   (f) a page of 100 from an organization of 100 000 workspaces,
+# plus (b) with the plans catalog cache off, a handler swap under load, and
+# the effective groups of a user at depth 50 of 10 000 groups (in SQL).
 # Prints requests/s and p99 for each and the ratio b/a, and records them in
 # docs/BENCHMARKS.md.  (a), (b) and (d) run in ROUNDS interleaved rounds,
 # so that a change in the speed of this shared machine during the run
@@ -64,10 +68,23 @@ AT=$(curl -s -H 'Accept: application/json' "$cb" | jq -r .access_token)
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AT" \
     "$URL/auth/me")" = 200 ] || { echo "bench: cannot sign in" >&2; exit 1; }
 
+# An organization with a workspace, through the API.
+api() {	# api METHOD PATH JSON: the body of the answer
+	curl -s -X "$1" -H "Authorization: Bearer $AT" \
+	    -H 'Content-Type: application/json' -d "$3" "$URL$2"
+}
+ORG=$(api POST /api/v1/organizations '{"name":"bench"}' | jq -r .id)
+WS=$(api POST "/api/v1/organizations/$ORG/workspaces" \
+    '{"name":"bench","plan_id":"free"}' | jq -r .workspace.id)
+WSPATH=/api/v1/organizations/$ORG/workspaces/$WS
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $AT" \
+    "$URL$WSPATH")" = 200 ] || { echo "bench: no workspace" >&2; exit 1; }
+
 for i in $(seq "$ROUNDS"); do
 	run hello.$i /bench/hello
 	run plans.$i /api/v1/plans/free
 	run me.$i /auth/me -H "Authorization: Bearer $AT"
+	run ws.$i "$WSPATH" -H "Authorization: Bearer $AT"
 done
 run static /bench/static
 
@@ -97,6 +114,54 @@ ratio_of() {
 median hello >"$TMP/hello"
 median plans >"$TMP/plans"
 median me >"$TMP/me"
+median ws >"$TMP/ws"
+
+. "$STACK/stack.env"
+bsql() {
+	PGPASSWORD=$(cat "$STACK/secrets/pg_super") psql -X -q -A -t \
+	    -v ON_ERROR_STOP=1 -h "$RUN/pg" -p "$PG_PORT" -U postgres \
+	    -d hexabase -c "$1"
+}
+# (f): 100 000 workspaces in a second organization of the same admin.
+ORG2=$(api POST /api/v1/organizations '{"name":"bench-big"}' | jq -r .id)
+bsql "INSERT INTO workspaces (id, organization_id, name, plan_id)
+    SELECT 'ws-0' || substr(md5(i::text), 1, 25), '$ORG2', 'w' || i, 'free'
+    FROM generate_series(1, 100000) i; ANALYZE workspaces" >/dev/null
+cursor=$(curl -s -H "Authorization: Bearer $AT" \
+    "$URL/api/v1/organizations/$ORG2/workspaces?limit=100" | jq -r .next_cursor)
+run list "/api/v1/organizations/$ORG2/workspaces?limit=100&cursor=$cursor" \
+    -H "Authorization: Bearer $AT"
+
+# The effective groups at depth 50 of 10 000 groups: a chain of 50 under
+# one root, the rest beside it; the user in the deepest.  The median and
+# p99 of 500 calls, timed inside PostgreSQL.
+bsql "INSERT INTO groups (id, workspace_id, name, parent_id)
+    SELECT 'grp-0' || substr(md5('g' || i), 1, 25), '$WS', 'g' || i,
+        CASE WHEN i = 1 THEN NULL
+             WHEN i <= 50 THEN 'grp-0' || substr(md5('g' || (i - 1)), 1, 25)
+             ELSE 'grp-0' || substr(md5('g' || (1 + i % 50)), 1, 25) END
+    FROM generate_series(1, 10000) i ORDER BY i;
+    INSERT INTO users (id, email) VALUES ('hxb-usr-0' || substr(md5('deep'), 1, 25),
+        'deep@example.test');
+    INSERT INTO group_memberships (workspace_id, group_id, user_id)
+    VALUES ('$WS', 'grp-0' || substr(md5('g50'), 1, 25),
+        'hxb-usr-0' || substr(md5('deep'), 1, 25));
+    ANALYZE groups; ANALYZE group_memberships" >/dev/null
+eg=$(bsql "CREATE TEMP TABLE t (ms float8);
+DO \$\$
+DECLARE s timestamptz; n int; u text;
+BEGIN
+    u := 'hxb-usr-0' || substr(md5('deep'), 1, 25);
+    FOR k IN 1..500 LOOP
+        s := clock_timestamp();
+        SELECT count(*) INTO n FROM hxb_effective_groups('$WS', u);
+        INSERT INTO t VALUES (extract(epoch FROM clock_timestamp() - s) * 1000);
+        IF n <> 50 THEN RAISE EXCEPTION 'expected 50 groups, got %', n; END IF;
+    END LOOP;
+END \$\$;
+SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 3) || ' ' ||
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 3) FROM t")
+read -r eg_p50 eg_p99 <<<"$eg"
 # The same route reading PostgreSQL on every request.
 HXB_PLANS_CACHE_MS=0 t/stack.sh restart-handler "$STACK" plans 2>/dev/null
 run plans_nocache /api/v1/plans/free
@@ -115,7 +180,11 @@ read -r b_rps b_p99 b_err <"$TMP/plans"
 read -r c_rps c_p99 c_err <"$TMP/static"
 read -r d_rps d_p99 d_err <"$TMP/plans_nocache"
 read -r e_rps e_p99 e_err <"$TMP/me"
+read -r f_rps f_p99 f_err <"$TMP/ws"
+read -r g_rps g_p99 g_err <"$TMP/list"
 ratio_me=$(ratio_of me)
+ratio_ws=$(ratio_of ws)
+ws_p99s=$(for i in $(seq "$ROUNDS"); do cut -d' ' -f2 "$TMP/ws.$i"; done | paste -sd, | sed 's/,/, /g')
 ratio=$(ratio_of plans)
 me_p99s=$(for i in $(seq "$ROUNDS"); do cut -d' ' -f2 "$TMP/me.$i"; done | paste -sd, | sed 's/,/, /g')
 ratio_nc=$(awk -v b="$d_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
@@ -124,7 +193,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 table=$(cat <<EOS
 Run of $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($cpu), $mem,
-$(uname -sr); wrk -t2 -c64 on the same machine; (a), (b) and (d) in
+$(uname -sr); wrk -t2 -c64 on the same machine; (a), (b), (d) and (e) in
 $ROUNDS interleaved rounds of ${SECS}s (medians shown), (c) and the uncached
 (b) once; $WORKERS FastCGI workers per program; nginx $(nginx -v 2>&1 | sed 's|.*/||'),
 2 nginx workers.
@@ -136,10 +205,16 @@ $ROUNDS interleaved rounds of ${SECS}s (medians shown), (c) and the uncached
 | (c) nginx \`return 200\`, \`/bench/static\` | $c_rps | $c_p99 | $c_err |
 | (b) with \`HXB_PLANS_CACHE_MS=0\` (PostgreSQL on every request) | $d_rps | $d_p99 | $d_err |
 | (d) \`GET /auth/me\` with a valid access token | $e_rps | $e_p99 | $e_err |
+| (e) \`GET /api/v1/organizations/{orgId}/workspaces/{wsId}\` (auth, role, RLS, one transaction) | $f_rps | $f_p99 | $f_err |
+| (f) a page of 100 of 100 000 workspaces, \`?limit=100&cursor=\` | $g_rps | $g_p99 | $g_err |
 
 **b/a = $ratio** (target >= 0.6); with the cache off b/a = $ratio_nc.
 **d/a = $ratio_me** (target >= 0.5); p99 of (d) by round: $me_p99s ms
 (target <= 10 ms).
+**e/a = $ratio_ws** (target >= 0.4); p99 of (e) by round: $ws_p99s ms
+(target <= 10 ms). p99 of (f): $g_p99 ms (target <= 20 ms).
+Effective groups at depth 50 of 10 000 groups (500 calls, inside
+PostgreSQL): median $eg_p50 ms, p99 $eg_p99 ms (target < 2 ms).
 
 \`make restart-handler H=plans\` under wrk -c64: $swap_failed failed of
 ${swap_total:-?} requests.
