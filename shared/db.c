@@ -426,18 +426,22 @@ db_ensure_prepared(struct db *db, const struct db_stmt *st, long long deadline)
 }
 
 /*
- * One attempt of db_tx_as(): send everything, sync, read every result.
- * On a statement's error the rest are skipped by the server (aborted) and
- * the transaction is rolled back here.
+ * One attempt of a pipeline: everything is sent, then one Sync, then every
+ * result is read.  Up to the Sync the server runs the statements as one
+ * implicit transaction, committed at the Sync if all succeeded and rolled
+ * back otherwise (a failed statement makes it skip the rest), so a
+ * committed read or write needs no BEGIN or COMMIT, and the transaction-
+ * local acting user lasts exactly that long.  With open (db_begin_as()),
+ * BEGIN goes first and the transaction stays open for the caller.
  */
 static int
 db_pipeline_try(struct db *db, const char *user_id, size_t n,
     const struct db_stmt *const *st, const char *const *const *params,
-    PGresult **out, bool commit, long long deadline)
+    PGresult **out, bool open, long long deadline)
 {
 	const char	*act[1] = { user_id };
 	PGresult	*res;
-	size_t		 i, q, total = n + (commit ? 3 : 2);
+	size_t		 i, q, first = open ? 2 : 1, total = n + first;
 	int		 f;
 	bool		 failed = false;
 
@@ -448,16 +452,15 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 		return -1;
 	if (!PQenterPipelineMode(db->conn))
 		goto conn_error;
-	if (!PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
-	    0) || !PQsendQueryPrepared(db->conn, st_act_as.name, 1, act, NULL,
-	    NULL, 0))
+	if ((open && !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL,
+	    NULL, NULL, 0)) || !PQsendQueryPrepared(db->conn, st_act_as.name,
+	    1, act, NULL, NULL, 0))
 		goto conn_error;
 	for (i = 0; i < n; i++)
 		if (!PQsendQueryPrepared(db->conn, st[i]->name, st[i]->nparams,
 		    params[i], NULL, NULL, 0))
 			goto conn_error;
-	if ((commit && !PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL,
-	    NULL, NULL, 0)) || !PQpipelineSync(db->conn))
+	if (!PQpipelineSync(db->conn))
 		goto conn_error;
 	while ((f = PQflush(db->conn)) == 1)
 		if (db_wait(db, true, deadline) != 0)
@@ -484,8 +487,8 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 				goto next;
 			case PGRES_TUPLES_OK:
 			case PGRES_COMMAND_OK:
-				if (q >= 2 && q < 2 + n && !failed)
-					out[q - 2] = res;
+				if (q >= first && q < total && !failed)
+					out[q - first] = res;
 				else
 					PQclear(res);
 				break;
@@ -514,13 +517,13 @@ next:
 			PQclear(out[i]);
 			out[i] = NULL;
 		}
-		/* An error inside the block left it open and aborted. */
-		db->in_tx = true;
+		/* An error inside BEGIN leaves the block open and aborted. */
+		db->in_tx = open;
 		db_rollback(db);
 		return -1;
 	}
 	db->err = DB_OK;
-	db->in_tx = !commit;
+	db->in_tx = open;
 	return 0;
 conn_error:
 	db_seterr(db, DB_ERR_CONNECT, NULL, PQerrorMessage(db->conn));
@@ -533,11 +536,11 @@ timeout:
 	return -1;
 }
 
-/* db_tx_as(), or (commit false) db_begin_as(), with the retry rule. */
+/* db_tx_as(), or (open) db_begin_as(), with the retry rule. */
 static int
 db_pipeline(struct db *db, const char *user_id, size_t n,
     const struct db_stmt *const *st, const char *const *const *params,
-    PGresult **out, bool commit)
+    PGresult **out, bool open)
 {
 	long long	 timeout = config_int(db->cfg, CFG_DB_STATEMENT_TIMEOUT_MS);
 	long long	 ctimeout = config_int(db->cfg, CFG_DB_CONNECT_TIMEOUT_MS);
@@ -558,7 +561,7 @@ db_pipeline(struct db *db, const char *user_id, size_t n,
 		    ctimeout) != 0)
 			return -1;
 		retry = retry && !db->fresh;
-		rc = db_pipeline_try(db, user_id, n, st, params, out, commit,
+		rc = db_pipeline_try(db, user_id, n, st, params, out, open,
 		    deadline);
 		if (rc == 0 || db->err != DB_ERR_CONNECT || !retry)
 			break;
@@ -573,7 +576,7 @@ db_pipeline(struct db *db, const char *user_id, size_t n,
 int
 db_begin_as(struct db *db, const char *user_id)
 {
-	return db_pipeline(db, user_id, 0, NULL, NULL, NULL, false);
+	return db_pipeline(db, user_id, 0, NULL, NULL, NULL, true);
 }
 
 int
@@ -581,7 +584,7 @@ db_tx_as(struct db *db, const char *user_id, size_t n,
     const struct db_stmt *const *st, const char *const *const *params,
     PGresult **out)
 {
-	return db_pipeline(db, user_id, n, st, params, out, true);
+	return db_pipeline(db, user_id, n, st, params, out, false);
 }
 
 int

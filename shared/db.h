@@ -86,8 +86,9 @@ int		 db_act_as(struct db *, const char *user_id);
 int		 db_begin_as(struct db *, const char *user_id);
 
 /*
- * A whole short transaction in one round trip (libpq pipeline mode):
- * BEGIN, act as user_id, the n declared statements, COMMIT.  For reads,
+ * A whole short transaction in one round trip (libpq pipeline mode): act
+ * as user_id, then the n declared statements, all in the one implicit
+ * transaction that ends at the pipeline's Sync.  For reads,
  * and for writes that need no decision between their statements.  0 with
  * every statement's result in out (the caller PQclear()s them), or -1
  * with db->err set and the transaction rolled back.  Not inside another
