@@ -38,7 +38,7 @@
 
 #define ORG_COLS \
 	"o.id, o.name, o.display_name, o.is_personal, m.role, " \
-	"hxb_ts(o.created_at), hxb_ts(o.updated_at)"
+	"o.created_at, o.updated_at"
 #define ORG_FROM \
 	" FROM organizations o JOIN organization_users m " \
 	"ON m.organization_id = o.id AND m.user_id = hxb_actor() "
@@ -70,7 +70,7 @@ static const struct db_stmt st_org_member_ids = { "orgs_member_ids",
     "LIMIT 100000", 1 };
 
 static const struct db_stmt st_members = { "orgs_members",
-    "SELECT u.id, u.email, u.display_name, m.role, hxb_ts(m.created_at) "
+    "SELECT u.id, u.email, u.display_name, m.role, m.created_at "
     "FROM organization_users m JOIN users u ON u.id = m.user_id "
     "WHERE m.organization_id = $1 AND u.id > $2 ORDER BY u.id "
     "LIMIT $3::int", 3 };
@@ -104,7 +104,7 @@ static const struct db_stmt st_inv_insert = { "orgs_inv_insert",
     "INSERT INTO invitations (id, organization_id, email, role, token_hash, "
     "invited_by, expires_at) VALUES ($1, $2, $3, $4, decode($5, 'hex'), "
     "hxb_actor(), now() + interval '" INV_TTL "') "
-    "RETURNING hxb_ts(created_at), hxb_ts(expires_at)", 5 };
+    "RETURNING created_at, expires_at", 5 };
 static const struct db_stmt st_inv_accept = { "orgs_inv_accept",
     "SELECT result, organization_id, role "
     "FROM hxb_invitation_accept(decode($1, 'hex'))", 1 };
@@ -188,14 +188,14 @@ main(int argc, char **argv)
 static json_t *
 org_json(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:b, s:s, s:o, s:o}",
 	    "id", PQgetvalue(res, i, 0),
 	    "name", PQgetvalue(res, i, 1),
 	    "display_name", PQgetvalue(res, i, 2),
 	    "is_personal", strcmp(PQgetvalue(res, i, 3), "t") == 0,
 	    "role", PQgetvalue(res, i, 4),
-	    "created_at", PQgetvalue(res, i, 5),
-	    "updated_at", PQgetvalue(res, i, 6));
+	    "created_at", tenant_ts(res, i, 5),
+	    "updated_at", tenant_ts(res, i, 6));
 }
 
 /* The organization as the caller sees it, or NULL (answered). */
@@ -446,12 +446,12 @@ delete_org(struct req *r)
 static json_t *
 member_json(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:o}",
 	    "user_id", PQgetvalue(res, i, 0),
 	    "email", PQgetvalue(res, i, 1),
 	    "name", PQgetvalue(res, i, 2),
 	    "role", PQgetvalue(res, i, 3),
-	    "joined_at", PQgetvalue(res, i, 4));
+	    "joined_at", tenant_ts(res, i, 4));
 }
 
 static void
@@ -661,10 +661,10 @@ invite(struct req *r)
 		return;
 	}
 	http_set_resource(r, "organizations/%s/invitations/%s", org, id);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id,
+	o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "id", id,
 	    "organization_id", org, "email", r->body.str[INV_EMAIL],
-	    "role", r->body.str[INV_ROLE], "created_at", PQgetvalue(res, 0, 0),
-	    "expires_at", PQgetvalue(res, 0, 1));
+	    "role", r->body.str[INV_ROLE], "created_at", tenant_ts(res, 0, 0),
+	    "expires_at", tenant_ts(res, 0, 1));
 	PQclear(res);
 	/* The token is in the answer once; the record never holds it. */
 	if (audit(r, org, p.user_id, "invitation.create", NULL, o) != 0) {

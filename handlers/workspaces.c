@@ -27,6 +27,7 @@
 #include "auth.h"
 #include "bus.h"
 #include "id.h"
+#include "jsonw.h"
 #include "log.h"
 #include "page.h"
 #include "tenant.h"
@@ -35,11 +36,11 @@
 
 #define WS_COLS \
 	"w.id, w.organization_id, w.name, w.plan_id, p.isolation, w.status, " \
-	"w.status_reason, w.api_endpoint, w.created_by, " \
-	"hxb_ts(w.created_at), hxb_ts(w.updated_at)"
+	"w.status_reason, w.api_endpoint, w.created_by, w.created_at, " \
+	"w.updated_at"
 #define TASK_COLS \
 	"id, type, status, step, progress, attempts, last_error, " \
-	"workspace_id, hxb_ts(created_at), hxb_ts(updated_at)"
+	"workspace_id, created_at, updated_at"
 
 static const struct db_stmt st_plan = { "ws_plan",
     "SELECT max_projects, cpu_millicores, memory_mib, storage_gib "
@@ -135,45 +136,51 @@ main(int argc, char **argv)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static json_t *
-null_or(const PGresult *res, int i, int col)
+static void
+ws_write(struct jsonw *w, const PGresult *res, int i)
 {
-	return PQgetisnull(res, i, col) ? json_null() :
-	    json_string(PQgetvalue(res, i, col));
+	jsonw_object(w);
+	jsonw_kv_string(w, "id", PQgetvalue(res, i, 0));
+	jsonw_kv_string(w, "organization_id", PQgetvalue(res, i, 1));
+	jsonw_kv_string(w, "name", PQgetvalue(res, i, 2));
+	jsonw_kv_string(w, "plan_id", PQgetvalue(res, i, 3));
+	jsonw_kv_string(w, "isolation", PQgetvalue(res, i, 4));
+	jsonw_kv_string(w, "status", PQgetvalue(res, i, 5));
+	jsonw_kv_string(w, "status_reason", PQgetvalue(res, i, 6));
+	tenant_kv_text(w, "api_endpoint", res, i, 7);
+	tenant_kv_text(w, "created_by", res, i, 8);
+	tenant_kv_ts(w, "created_at", res, i, 9);
+	tenant_kv_ts(w, "updated_at", res, i, 10);
+	jsonw_object_end(w);
+}
+
+static void
+task_write(struct jsonw *w, const PGresult *res, int i)
+{
+	jsonw_object(w);
+	jsonw_kv_string(w, "id", PQgetvalue(res, i, 0));
+	jsonw_kv_string(w, "type", PQgetvalue(res, i, 1));
+	jsonw_kv_string(w, "status", PQgetvalue(res, i, 2));
+	jsonw_kv_string(w, "step", PQgetvalue(res, i, 3));
+	jsonw_kv_int(w, "progress", atoll(PQgetvalue(res, i, 4)));
+	jsonw_kv_int(w, "attempts", atoll(PQgetvalue(res, i, 5)));
+	jsonw_kv_string(w, "last_error", PQgetvalue(res, i, 6));
+	tenant_kv_text(w, "workspace_id", res, i, 7);
+	tenant_kv_ts(w, "created_at", res, i, 8);
+	tenant_kv_ts(w, "updated_at", res, i, 9);
+	jsonw_object_end(w);
 }
 
 static json_t *
 ws_json(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, "
-	    "s:s}",
-	    "id", PQgetvalue(res, i, 0),
-	    "organization_id", PQgetvalue(res, i, 1),
-	    "name", PQgetvalue(res, i, 2),
-	    "plan_id", PQgetvalue(res, i, 3),
-	    "isolation", PQgetvalue(res, i, 4),
-	    "status", PQgetvalue(res, i, 5),
-	    "status_reason", PQgetvalue(res, i, 6),
-	    "api_endpoint", null_or(res, i, 7),
-	    "created_by", null_or(res, i, 8),
-	    "created_at", PQgetvalue(res, i, 9),
-	    "updated_at", PQgetvalue(res, i, 10));
+	return tenant_row_json(res, i, ws_write);
 }
 
 static json_t *
 task_json(const PGresult *res, int i)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:o, s:s, s:s}",
-	    "id", PQgetvalue(res, i, 0),
-	    "type", PQgetvalue(res, i, 1),
-	    "status", PQgetvalue(res, i, 2),
-	    "step", PQgetvalue(res, i, 3),
-	    "progress", (json_int_t)atoll(PQgetvalue(res, i, 4)),
-	    "attempts", (json_int_t)atoll(PQgetvalue(res, i, 5)),
-	    "last_error", PQgetvalue(res, i, 6),
-	    "workspace_id", null_or(res, i, 7),
-	    "created_at", PQgetvalue(res, i, 8),
-	    "updated_at", PQgetvalue(res, i, 9));
+	return tenant_row_json(res, i, task_write);
 }
 
 static int
@@ -498,7 +505,7 @@ list_ws(struct req *r)
 	if (tenant_read(r, &p, 2, st, params, out) != 0)
 		return;
 	if (tenant_role_of(r, out[0], org, ORG_MEMBER) != ORG_NONE)
-		http_json(r, 200, tenant_page(&pg, out[1], ws_json));
+		tenant_send_page(r, &pg, out[1], ws_write);
 	PQclear(out[0]);
 	PQclear(out[1]);
 }
@@ -523,7 +530,7 @@ get_ws(struct req *r)
 	if (tenant_read(r, &p, 1, st, params, out) != 0)
 		return;
 	if (PQntuples(out[0]) == 1)
-		http_json(r, 200, ws_json(out[0], 0));
+		tenant_send_row(r, 200, out[0], 0, ws_write);
 	else
 		http_problem(r, PROBLEM_NOT_FOUND, "no such workspace", NULL);
 	PQclear(out[0]);
@@ -703,7 +710,7 @@ get_task(struct req *r)
 	if (tenant_read(r, &p, 1, st, params, out) != 0)
 		return;
 	if (PQntuples(out[0]) == 1)
-		http_json(r, 200, task_json(out[0], 0));
+		tenant_send_row(r, 200, out[0], 0, task_write);
 	else
 		http_problem(r, PROBLEM_NOT_FOUND, "no such task", NULL);
 	PQclear(out[0]);

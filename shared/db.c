@@ -114,7 +114,7 @@ db_notice(void *arg, const char *msg)
 static int
 db_connect(struct db *db, long long deadline)
 {
-	const char	*kw[5], *val[5];
+	const char	*kw[6], *val[6];
 	const char	*pw = config_str(db->cfg, CFG_DATABASE_PASSWORD);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int		 n = 0;
@@ -124,6 +124,9 @@ db_connect(struct db *db, long long deadline)
 		kw[n] = "password", val[n++] = pw;
 	kw[n] = "application_name", val[n++] = db->appname;
 	kw[n] = "client_encoding", val[n++] = "UTF8";
+	/* Timestamps come back as UTC ISO text, for db_ts(). */
+	kw[n] = "options", val[n++] = "-c TimeZone=UTC -c DateStyle=ISO,YMD "
+	    "-c plan_cache_mode=force_generic_plan";
 	kw[n] = NULL, val[n] = NULL;
 	db_drop(db);
 	db->conn = PQconnectStartParams(kw, val, 1);
@@ -620,4 +623,26 @@ bool
 db_is_sqlstate(const struct db *db, const char *state)
 {
 	return db->err == DB_ERR_QUERY && strcmp(db->sqlstate, state) == 0;
+}
+
+void
+db_ts(const char *v, char out[DB_TS_MAX])
+{
+	size_t	 i, n = strlen(v);
+	bool	 shape = n >= 22 && v[4] == '-' && v[7] == '-' && v[10] == ' ' &&
+		    v[13] == ':' && v[16] == ':' && strcmp(v + n - 3, "+00") == 0;
+
+	if (!shape) {
+		snprintf(out, DB_TS_MAX, "%s", v);
+		return;
+	}
+	memcpy(out, v, 19);
+	out[10] = 'T';
+	out[19] = '.';
+	/* Milliseconds: the first three digits of the fraction, if any. */
+	for (i = 0; i < 3; i++)
+		out[20 + i] = v[19] == '.' && 20 + i < n - 3 &&
+		    v[20 + i] >= '0' && v[20 + i] <= '9' ? v[20 + i] : '0';
+	out[23] = 'Z';
+	out[24] = '\0';
 }

@@ -105,6 +105,15 @@ void		 db_rollback(struct db *);
 /* Cheap liveness check within `timeout_ms`; 0 when the server answers. */
 int		 db_ping(struct db *, int timeout_ms);
 
+/*
+ * A timestamptz as the server sends it on our connections (UTC, ISO:
+ * "2026-12-03 01:14:43.593217+00") as RFC 3339 with milliseconds
+ * ("2026-12-03T01:14:43.593Z"), the API's one format; anything else is
+ * copied as it is.  Cheaper than to_char() in SQL by far.
+ */
+#define DB_TS_MAX	32
+void		 db_ts(const char *, char out[DB_TS_MAX]);
+
 /* True if the last error was this SQLSTATE (e.g. "23505"). */
 bool		 db_is_sqlstate(const struct db *, const char *);
 

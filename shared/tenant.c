@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "http.h"
+#include "jsonw.h"
 #include "log.h"
 #include "tenant.h"
 
@@ -87,6 +88,94 @@ tenant_list(struct req *r, const struct page *pg, const struct db_stmt *st,
 	}
 	tenant_answer(r, 200, tenant_page(pg, res, row));
 	PQclear(res);
+}
+
+json_t *
+tenant_ts(const PGresult *res, int i, int col)
+{
+	char	 out[DB_TS_MAX];
+
+	db_ts(PQgetvalue(res, i, col), out);
+	return json_string(out);
+}
+
+void
+tenant_kv_text(struct jsonw *w, const char *key, const PGresult *res, int i,
+    int col)
+{
+	if (PQgetisnull(res, i, col))
+		jsonw_kv_null(w, key);
+	else
+		jsonw_kv_string(w, key, PQgetvalue(res, i, col));
+}
+
+void
+tenant_kv_ts(struct jsonw *w, const char *key, const PGresult *res, int i,
+    int col)
+{
+	char	 out[DB_TS_MAX];
+
+	if (PQgetisnull(res, i, col)) {
+		jsonw_kv_null(w, key);
+		return;
+	}
+	db_ts(PQgetvalue(res, i, col), out);
+	jsonw_kv_string(w, key, out);
+}
+
+void
+tenant_send_page(struct req *r, const struct page *pg, const PGresult *res,
+    tenant_write_fn row)
+{
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
+	char		 next[CURSOR_MAX];
+	int		 i, n = PQntuples(res);
+	int		 shown = n > pg->limit ? (int)pg->limit : n;
+
+	jsonw_init(&w, &b);
+	jsonw_object(&w);
+	jsonw_key(&w, "items");
+	jsonw_array(&w);
+	for (i = 0; i < shown; i++)
+		row(&w, res, i);
+	jsonw_array_end(&w);
+	if (n > shown && shown > 0 && cursor_encode(0, PQgetvalue(res,
+	    shown - 1, 0), next) == 0)
+		jsonw_kv_string(&w, "next_cursor", next);
+	else
+		jsonw_kv_null(&w, "next_cursor");
+	jsonw_object_end(&w);
+	http_json_buf(r, 200, &b);
+	buf_release(&b);
+}
+
+void
+tenant_send_row(struct req *r, int status, const PGresult *res, int i,
+    tenant_write_fn row)
+{
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
+
+	jsonw_init(&w, &b);
+	row(&w, res, i);
+	http_json_buf(r, status, &b);
+	buf_release(&b);
+}
+
+json_t *
+tenant_row_json(const PGresult *res, int i, tenant_write_fn row)
+{
+	struct buf	 b = BUF_INIT(HTTP_RESPONSE_MAX);
+	struct jsonw	 w;
+	json_t		*o = NULL;
+
+	jsonw_init(&w, &b);
+	row(&w, res, i);
+	if (!b.failed)
+		o = json_loadb(b.data, b.len, 0, NULL);
+	buf_release(&b);
+	return o;
 }
 
 void

@@ -94,6 +94,30 @@ void		 tenant_list(struct req *, const struct page *,
 json_t		*tenant_page(const struct page *, const PGresult *,
 		    tenant_row_fn);
 
+/* A timestamptz column as a JSON string in the API's form (db_ts()). */
+json_t		*tenant_ts(const PGresult *, int row, int col);
+
+/*
+ * Hot reads write their JSON straight into the answer (jsonw.h) rather
+ * than building a jansson tree: a row writer renders one row as an
+ * object, for a page, for a single answer, or (on the rarer write paths)
+ * as a jansson value through tenant_row_json().
+ */
+struct jsonw;
+typedef void	(*tenant_write_fn)(struct jsonw *, const PGresult *, int row);
+
+void		 tenant_send_page(struct req *, const struct page *,
+		    const PGresult *, tenant_write_fn);
+void		 tenant_send_row(struct req *, int status, const PGresult *,
+		    int row, tenant_write_fn);
+json_t		*tenant_row_json(const PGresult *, int row, tenant_write_fn);
+
+/* A string column, or null if SQL NULL; a timestamptz column (db_ts()). */
+void		 tenant_kv_text(struct jsonw *, const char *key,
+		    const PGresult *, int row, int col);
+void		 tenant_kv_ts(struct jsonw *, const char *key,
+		    const PGresult *, int row, int col);
+
 /* Answer a problem and roll back: the end of a refused request. */
 void		 tenant_fail(struct req *, enum problem, const char *detail);
 

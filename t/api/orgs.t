@@ -29,6 +29,7 @@ ORG=$(jqb .id)
 like "$ORG" '^org-[0-7][0-9a-hjkmnp-tv-z]{25}$' "an organization id"
 is "$(jqb -c '[.name, .display_name, .role, .is_personal]')" "[\"acme-$R\",\"Acme\",\"admin\",false]" \
     "the creator is its admin"
+like "$(jqb .created_at)" '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' "RFC 3339 times"
 http GET /auth/me -H "$(bearer "$OWN")"
 is "$(jqb --arg o "$ORG" '[.organizations[] | select(.id == $o) | .role] | .[0]')" admin \
     "/auth/me shows it at once"

@@ -36,6 +36,9 @@ is "$(jqb -c '.workspace | keys')" \
     '["api_endpoint","created_at","created_by","id","isolation","name","organization_id","plan_id","status","status_reason","updated_at"]' \
     "the workspace's fields: no credentials"
 is "$(jqb -c '[.task.type, .task.status, .task.progress]')" '["create_workspace","pending",0]' "a pending create task"
+like "$(jqb '.workspace.created_at + " " + .task.updated_at')" \
+    '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z 20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$' \
+    "times in RFC 3339, UTC, milliseconds"
 post "$OWN" "$W" '{"name":"dev","plan_id":"free"}' -H "Idempotency-Key: ws-$R"
 is "$BODY" "$first" "an idempotent replay: the identical body"
 is "$(sql "SELECT count(*) FROM workspaces WHERE organization_id = '$ORG'")" 1 "one workspace"
