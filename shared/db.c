@@ -173,6 +173,35 @@ db_cancel(struct db *db)
 	db_drop(db);
 }
 
+/* Outcomes of the two waits below. */
+enum db_io { DB_IO_OK, DB_IO_TIMEOUT, DB_IO_BROKEN };
+
+/* Flush what was queued to the server before the deadline. */
+static enum db_io
+db_flush(struct db *db, long long deadline)
+{
+	int	 f;
+
+	while ((f = PQflush(db->conn)) == 1)
+		if (db_wait(db, true, deadline) != 0)
+			return DB_IO_TIMEOUT;
+	return f == 0 ? DB_IO_OK : DB_IO_BROKEN;
+}
+
+/* The next result (NULL at the end of a query's results). */
+static enum db_io
+db_result(struct db *db, long long deadline, PGresult **res)
+{
+	while (PQisBusy(db->conn)) {
+		if (db_wait(db, false, deadline) != 0)
+			return DB_IO_TIMEOUT;
+		if (!PQconsumeInput(db->conn))
+			return DB_IO_BROKEN;
+	}
+	*res = PQgetResult(db->conn);
+	return DB_IO_OK;
+}
+
 /*
  * Send one command and collect its results before the deadline.  Returns
  * the last result if every result succeeded, else NULL with the error.
@@ -182,7 +211,8 @@ db_run(struct db *db, enum db_kind kind, const char *name, const char *sql,
     int nparams, const char *const *params, long long deadline)
 {
 	PGresult	*res, *last = NULL;
-	int		 ok, f;
+	enum db_io	 io;
+	int		 ok;
 	bool		 failed = false;
 
 	switch (kind) {
@@ -203,19 +233,12 @@ db_run(struct db *db, enum db_kind kind, const char *name, const char *sql,
 	}
 	if (!ok)
 		goto conn_error;
-	while ((f = PQflush(db->conn)) == 1)
-		if (db_wait(db, true, deadline) != 0)
-			goto timeout;
-	if (f == -1)
-		goto conn_error;
+	if ((io = db_flush(db, deadline)) != DB_IO_OK)
+		goto io_error;
 	for (;;) {
-		while (PQisBusy(db->conn)) {
-			if (db_wait(db, false, deadline) != 0)
-				goto timeout;
-			if (!PQconsumeInput(db->conn))
-				goto conn_error;
-		}
-		if ((res = PQgetResult(db->conn)) == NULL)
+		if ((io = db_result(db, deadline, &res)) != DB_IO_OK)
+			goto io_error;
+		if (res == NULL)
 			break;
 		switch (PQresultStatus(res)) {
 		case PGRES_TUPLES_OK:
@@ -251,6 +274,9 @@ db_run(struct db *db, enum db_kind kind, const char *name, const char *sql,
 	}
 	db->err = DB_OK;
 	return last;
+io_error:
+	if (io == DB_IO_TIMEOUT)
+		goto timeout;
 conn_error:
 	PQclear(last);
 	db_seterr(db, DB_ERR_CONNECT, NULL, PQerrorMessage(db->conn));
@@ -445,9 +471,11 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 	const char	*act[1] = { user_id };
 	PGresult	*res;
 	size_t		 i, q, first = open ? 2 : 1, total = n + first;
-	int		 f;
+	enum db_io	 io;
 	bool		 failed = false;
 
+	for (i = 0; i < n; i++)
+		out[i] = NULL;
 	for (i = 0; i < n; i++)
 		if (db_ensure_prepared(db, st[i], deadline) != 0)
 			return -1;
@@ -465,23 +493,14 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 			goto conn_error;
 	if (!PQpipelineSync(db->conn))
 		goto conn_error;
-	while ((f = PQflush(db->conn)) == 1)
-		if (db_wait(db, true, deadline) != 0)
-			goto timeout;
-	if (f == -1)
-		goto conn_error;
-	for (i = 0; i < n; i++)
-		out[i] = NULL;
+	if ((io = db_flush(db, deadline)) != DB_IO_OK)
+		goto io_error;
 	/* Each query's results end with NULL; the sync ends the pipeline. */
 	for (q = 0; q <= total; q++) {
 		for (;;) {
-			while (PQisBusy(db->conn)) {
-				if (db_wait(db, false, deadline) != 0)
-					goto timeout;
-				if (!PQconsumeInput(db->conn))
-					goto conn_error;
-			}
-			if ((res = PQgetResult(db->conn)) == NULL)
+			if ((io = db_result(db, deadline, &res)) != DB_IO_OK)
+				goto io_error;
+			if (res == NULL)
 				break;
 			switch (PQresultStatus(res)) {
 			case PGRES_PIPELINE_SYNC:
@@ -528,14 +547,22 @@ next:
 	db->err = DB_OK;
 	db->in_tx = open;
 	return 0;
+io_error:
+	if (io == DB_IO_TIMEOUT)
+		goto timeout;
 conn_error:
 	db_seterr(db, DB_ERR_CONNECT, NULL, PQerrorMessage(db->conn));
 	db_drop(db);
-	return -1;
+	goto fail;
 timeout:
 	db_seterr(db, DB_ERR_TIMEOUT, "57014", "statement timed out and was "
 	    "cancelled");
 	db_cancel(db);
+fail:
+	for (i = 0; i < n; i++) {
+		PQclear(out[i]);
+		out[i] = NULL;
+	}
 	return -1;
 }
 
