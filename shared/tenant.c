@@ -198,6 +198,9 @@ tenant_db_problem(struct req *r)
 		    "depend on this one", NULL);
 	else if (db_is_sqlstate(db, "42501"))
 		http_problem(r, PROBLEM_NOT_FOUND, "no such resource", NULL);
+	else if (db->err == DB_ERR_QUERY && strncmp(db->sqlstate, "22", 2) == 0)
+		http_problem(r, PROBLEM_VALIDATION, "a value is out of range",
+		    NULL);
 	else
 		db_problem(r);
 	tenant_end(r);

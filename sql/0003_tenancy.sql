@@ -405,3 +405,6 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION hxb_invitation_accept(bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hxb_invitation_accept(bytea) TO hxb_app;
+
+-- The audit endpoint pages an organization's entries newest first.
+CREATE INDEX audit_log_org_id_idx ON audit_log (organization_id, id);
