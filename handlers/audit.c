@@ -61,7 +61,7 @@ static void	 list_audit(struct req *);
 
 static const struct route routes[] = {
 	{ HTTP_GET, "/api/v1/organizations/{orgId}/audit-logs", list_audit,
-	    "list_audit_logs", NULL, audit_query },
+	    PERM_ORG_ADMIN, "list_audit_logs", NULL, audit_query },
 };
 
 int
@@ -141,9 +141,7 @@ list_audit(struct req *r)
 	if (page_read(r, 50, &pg) != 0)
 		return;
 	if (org == NULL || !id_valid(org, ID_ORG)) {
-		if (auth_require(r, &p) == 0)
-			http_problem(r, PROBLEM_NOT_FOUND, "no such "
-			    "organization", NULL);
+		tenant_bad_id(r, &p, "organization");
 		return;
 	}
 	q[0] = org;
@@ -154,7 +152,7 @@ list_audit(struct req *r)
 	q[7] = pg.limit_str;
 	if (tenant_read(r, &p, 2, st, params, out) != 0)
 		return;
-	if (tenant_role_of(r, out[0], org, ORG_ADMIN) != ORG_NONE)
+	if (tenant_role_of(r, out[0], org) != ORG_NONE)
 		send_page(r, &pg, out[1]);
 	PQclear(out[0]);
 	PQclear(out[1]);

@@ -17,8 +17,9 @@ static void	 get_healthz(struct req *);
 static void	 get_readyz(struct req *);
 
 static const struct route routes[] = {
-	{ HTTP_GET, "/healthz", get_healthz, "healthz", NULL, NULL },
-	{ HTTP_GET, "/readyz", get_readyz, "readyz", NULL, NULL },
+	{ HTTP_GET, "/healthz", get_healthz, PERM_PUBLIC, "healthz", NULL,
+	    NULL },
+	{ HTTP_GET, "/readyz", get_readyz, PERM_PUBLIC, "readyz", NULL, NULL },
 };
 
 static void

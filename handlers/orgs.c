@@ -154,26 +154,26 @@ static void	 remove_member(struct req *);
 static void	 accept_invitation(struct req *);
 
 static const struct route routes[] = {
-	{ HTTP_POST, "/api/v1/organizations", create_org, "create_org",
-	    org_create_body, NULL },
-	{ HTTP_GET, "/api/v1/organizations", list_orgs, "list_orgs", NULL,
-	    page_query },
-	{ HTTP_GET, "/api/v1/organizations/{orgId}", get_org, "get_org",
-	    NULL, NULL },
-	{ HTTP_PATCH, "/api/v1/organizations/{orgId}", patch_org, "patch_org",
-	    org_patch_body, NULL },
+	{ HTTP_POST, "/api/v1/organizations", create_org, PERM_SIGNED_IN,
+	    "create_org", org_create_body, NULL },
+	{ HTTP_GET, "/api/v1/organizations", list_orgs, PERM_SIGNED_IN,
+	    "list_orgs", NULL, page_query },
+	{ HTTP_GET, "/api/v1/organizations/{orgId}", get_org, PERM_ORG_READ,
+	    "get_org", NULL, NULL },
+	{ HTTP_PATCH, "/api/v1/organizations/{orgId}", patch_org,
+	    PERM_ORG_ADMIN, "patch_org", org_patch_body, NULL },
 	{ HTTP_DELETE, "/api/v1/organizations/{orgId}", delete_org,
-	    "delete_org", NULL, NULL },
+	    PERM_ORG_ADMIN, "delete_org", NULL, NULL },
 	{ HTTP_GET, "/api/v1/organizations/{orgId}/users", list_members,
-	    "list_members", NULL, page_query },
+	    PERM_ORG_READ, "list_members", NULL, page_query },
 	{ HTTP_POST, "/api/v1/organizations/{orgId}/users", invite,
-	    "invite_member", invite_body, NULL },
+	    PERM_ORG_ADMIN, "invite_member", invite_body, NULL },
 	{ HTTP_PATCH, "/api/v1/organizations/{orgId}/users/{userId}",
-	    patch_member, "patch_member", role_body, NULL },
+	    patch_member, PERM_ORG_ADMIN, "patch_member", role_body, NULL },
 	{ HTTP_DELETE, "/api/v1/organizations/{orgId}/users/{userId}",
-	    remove_member, "remove_member", NULL, NULL },
+	    remove_member, PERM_ORG_SELF, "remove_member", NULL, NULL },
 	{ HTTP_POST, "/api/v1/invitations/{token}/accept", accept_invitation,
-	    "accept_invitation", NULL, NULL },
+	    PERM_SIGNED_IN, "accept_invitation", NULL, NULL },
 };
 
 int
@@ -220,50 +220,13 @@ org_read(struct req *r, const char *org_id)
 	return o;
 }
 
-/* Run a statement whose result is not needed; -1 answered. */
-static int
-run(struct req *r, const struct db_stmt *st, const char *const *params)
-{
-	PGresult	*res;
-
-	if ((res = db_exec(&r->app->db, st, params)) == NULL) {
-		tenant_db_problem(r);
-		return -1;
-	}
-	PQclear(res);
-	return 0;
-}
-
-/* Record a change; before and after are borrowed. */
-static int
-audit(struct req *r, const char *org_id, const char *actor,
-    const char *action, json_t *before, json_t *after)
-{
-	struct audit	 a = { 0 };
-	int		 rc;
-
-	a.organization_id = org_id;
-	a.actor_id = actor;
-	a.action = action;
-	a.resource = r->resource;
-	a.before = before;
-	a.after = after;
-	rc = audit_write(r, &a);
-	if (rc != 0) {
-		http_problem(r, PROBLEM_INTERNAL, "could not record the change",
-		    NULL);
-		tenant_end(r);
-	}
-	return rc;
-}
-
 /*
  * Begin a request about {orgId}: authenticated, in the transaction, the
- * caller's role at least `need`.  A malformed id cannot exist: 404.
+ * caller allowed by the route's permission.  A malformed id cannot
+ * exist: 404.
  */
 static const char *
-org_begin(struct req *r, struct principal *p, enum org_role need,
-    enum org_role *role)
+org_begin(struct req *r, struct principal *p, enum org_role *role)
 {
 	const char	*org = http_param(r, "orgId");
 
@@ -273,7 +236,7 @@ org_begin(struct req *r, struct principal *p, enum org_role need,
 		tenant_fail(r, PROBLEM_NOT_FOUND, "no such organization");
 		return NULL;
 	}
-	if ((*role = tenant_org(r, org, need)) == ORG_NONE) {
+	if ((*role = tenant_org(r, org)) == ORG_NONE) {
 		tenant_end(r);
 		return NULL;
 	}
@@ -305,13 +268,14 @@ create_org(struct req *r)
 	params[1] = r->body.str[ORG_NAME];
 	params[2] = r->body.present[ORG_DISPLAY] ? r->body.str[ORG_DISPLAY] :
 	    "";
-	if (run(r, &st_org_insert, params) != 0 ||
-	    run(r, &st_org_claim, params) != 0)
+	if (tenant_run(r, &st_org_insert, params) != 0 ||
+	    tenant_run(r, &st_org_claim, params) != 0)
 		return;
 	http_set_resource(r, "organizations/%s", id);
 	if ((o = org_read(r, id)) == NULL)
 		return;
-	if (audit(r, id, p.user_id, "organization.create", NULL, o) != 0) {
+	if (tenant_audit(r, id, NULL, p.user_id, "organization.create", NULL,
+	    o) != 0) {
 		json_decref(o);
 		return;
 	}
@@ -341,7 +305,7 @@ get_org(struct req *r)
 	const char		*org;
 	json_t			*o;
 
-	if ((org = org_begin(r, &p, ORG_MEMBER, &role)) == NULL)
+	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
 	if ((o = org_read(r, org)) != NULL)
 		tenant_answer(r, 200, o);
@@ -355,7 +319,7 @@ patch_org(struct req *r)
 	const char		*org, *params[3];
 	json_t			*before, *after;
 
-	if ((org = org_begin(r, &p, ORG_ADMIN, &role)) == NULL)
+	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
 	if (!r->body.present[ORG_NAME] && !r->body.present[ORG_DISPLAY]) {
 		json_t *errors = json_array();
@@ -372,13 +336,13 @@ patch_org(struct req *r)
 	params[1] = r->body.present[ORG_NAME] ? r->body.str[ORG_NAME] : NULL;
 	params[2] = r->body.present[ORG_DISPLAY] ? r->body.str[ORG_DISPLAY] :
 	    NULL;
-	if (run(r, &st_org_update, params) != 0 ||
+	if (tenant_run(r, &st_org_update, params) != 0 ||
 	    (after = org_read(r, org)) == NULL) {
 		json_decref(before);
 		return;
 	}
-	if (audit(r, org, p.user_id, "organization.update", before, after) !=
-	    0) {
+	if (tenant_audit(r, org, NULL, p.user_id, "organization.update",
+	    before, after) != 0) {
 		json_decref(before);
 		json_decref(after);
 		return;
@@ -397,7 +361,7 @@ delete_org(struct req *r)
 	json_t			*before;
 	int			 i;
 
-	if ((org = org_begin(r, &p, ORG_ADMIN, &role)) == NULL)
+	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
 	params[0] = org;
 	if ((res = db_exec(&r->app->db, &st_org_live_ws, params)) == NULL) {
@@ -421,24 +385,19 @@ delete_org(struct req *r)
 		return;
 	}
 	/* The record first: once the organization is gone, so is its admin. */
-	if (audit(r, org, p.user_id, "organization.delete", before, NULL) !=
-	    0 || run(r, &st_org_purge_ws, params) != 0 ||
-	    run(r, &st_org_delete, params) != 0) {
+	if (tenant_audit(r, org, NULL, p.user_id, "organization.delete",
+	    before, NULL) != 0 || tenant_run(r, &st_org_purge_ws, params) != 0 ||
+	    tenant_run(r, &st_org_delete, params) != 0) {
 		json_decref(before);
 		PQclear(members);
 		return;
 	}
 	json_decref(before);
-	if (db_commit(&r->app->db) != 0) {
-		PQclear(members);
-		db_problem(r);
-		tenant_end(r);
-		return;
-	}
-	for (i = 0; i < PQntuples(members); i++)
-		auth_user_changed(r->app, PQgetvalue(members, i, 0));
+	tenant_no_content(r);
+	if (r->status == 204)
+		for (i = 0; i < PQntuples(members); i++)
+			auth_user_changed(r->app, PQgetvalue(members, i, 0));
 	PQclear(members);
-	http_no_content(r);
 }
 
 /* ---- members ---------------------------------------------------------- */
@@ -463,7 +422,7 @@ list_members(struct req *r)
 	const char		*org, *params[3];
 
 	if (page_read(r, 50, &pg) != 0 ||
-	    (org = org_begin(r, &p, ORG_MEMBER, &role)) == NULL)
+	    (org = org_begin(r, &p, &role)) == NULL)
 		return;
 	params[0] = org;
 	params[1] = pg.after;
@@ -526,7 +485,7 @@ patch_member(struct req *r)
 	json_t			*before, *after;
 	int			 admins, rc;
 
-	if ((org = org_begin(r, &p, ORG_ADMIN, &role)) == NULL)
+	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
 	if ((admins = member_lock(r, org, user, current)) < 0)
 		return;
@@ -539,11 +498,12 @@ patch_member(struct req *r)
 	params[0] = org;
 	params[1] = user;
 	params[2] = want;
-	if (run(r, &st_member_set, params) != 0)
+	if (tenant_run(r, &st_member_set, params) != 0)
 		return;
 	before = json_pack("{s:s}", "role", current);
 	after = json_pack("{s:s}", "role", want);
-	rc = audit(r, org, p.user_id, "member.role", before, after);
+	rc = tenant_audit(r, org, NULL, p.user_id, "member.role", before,
+	    after);
 	json_decref(before);
 	json_decref(after);
 	if (rc != 0)
@@ -565,7 +525,7 @@ remove_member(struct req *r)
 	int			 admins, rc;
 
 	/* Anyone may leave; only admins remove others. */
-	if ((org = org_begin(r, &p, ORG_MEMBER, &role)) == NULL)
+	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
 	if (role != ORG_ADMIN && (user == NULL || strcmp(user, p.user_id) != 0)) {
 		tenant_fail(r, PROBLEM_FORBIDDEN, "only an organization admin "
@@ -583,18 +543,15 @@ remove_member(struct req *r)
 	params[1] = user;
 	/* The record while the caller is still a member. */
 	before = json_pack("{s:s}", "role", current);
-	rc = audit(r, org, p.user_id, "member.remove", before, NULL);
+	rc = tenant_audit(r, org, NULL, p.user_id, "member.remove", before,
+	    NULL);
 	json_decref(before);
-	if (rc != 0 || run(r, &st_member_groups_drop, params) != 0 ||
-	    run(r, &st_member_drop, params) != 0)
+	if (rc != 0 || tenant_run(r, &st_member_groups_drop, params) != 0 ||
+	    tenant_run(r, &st_member_drop, params) != 0)
 		return;
-	if (db_commit(&r->app->db) != 0) {
-		db_problem(r);
-		tenant_end(r);
-		return;
-	}
-	auth_user_changed(r->app, user);
-	http_no_content(r);
+	tenant_no_content(r);
+	if (r->status == 204)
+		auth_user_changed(r->app, user);
 }
 
 /* ---- invitations ------------------------------------------------------ */
@@ -612,7 +569,7 @@ invite(struct req *r)
 	json_t			*o;
 	int			 rc;
 
-	if ((org = org_begin(r, &p, ORG_ADMIN, &role)) == NULL)
+	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
 	if ((rc = tenant_idem_begin(r, p.user_id)) != 0) {
 		tenant_end(r);
@@ -632,7 +589,7 @@ invite(struct req *r)
 		    "member");
 		return;
 	}
-	if (run(r, &st_inv_expire, params) != 0)
+	if (tenant_run(r, &st_inv_expire, params) != 0)
 		return;
 	if (id_new(&r->app->ids, ID_INV, id) != 0 ||
 	    crypto_random(rnd, sizeof(rnd)) != 0) {
@@ -667,7 +624,8 @@ invite(struct req *r)
 	    "expires_at", tenant_ts(res, 0, 1));
 	PQclear(res);
 	/* The token is in the answer once; the record never holds it. */
-	if (audit(r, org, p.user_id, "invitation.create", NULL, o) != 0) {
+	if (tenant_audit(r, org, NULL, p.user_id, "invitation.create", NULL,
+	    o) != 0) {
 		json_decref(o);
 		return;
 	}
@@ -733,7 +691,8 @@ accept_invitation(struct req *r)
 	PQclear(res);
 	http_set_resource(r, "organizations/%s/users/%s", org, p.user_id);
 	after = json_pack("{s:s}", "role", role);
-	rc = audit(r, org, p.user_id, "invitation.accept", NULL, after);
+	rc = tenant_audit(r, org, NULL, p.user_id, "invitation.accept", NULL,
+	    after);
 	json_decref(after);
 	if (rc != 0)
 		return;

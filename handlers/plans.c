@@ -47,10 +47,10 @@ static void	 list_plans(struct req *);
 static void	 get_plan(struct req *);
 
 static const struct route routes[] = {
-	{ HTTP_GET, "/api/v1/plans", list_plans, "list_plans", NULL,
-	    page_query },
-	{ HTTP_GET, "/api/v1/plans/{planId}", get_plan, "get_plan", NULL,
-	    NULL },
+	{ HTTP_GET, "/api/v1/plans", list_plans, PERM_PUBLIC, "list_plans",
+	    NULL, page_query },
+	{ HTTP_GET, "/api/v1/plans/{planId}", get_plan, PERM_PUBLIC,
+	    "get_plan", NULL, NULL },
 };
 
 static long

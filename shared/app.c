@@ -361,14 +361,56 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	return status;
 }
 
+/*
+ * The route table as lines of "METHOD PATTERN PERMISSION ACTION", for the
+ * tests that hold docs/openapi.yaml and the authorization matrix to it.
+ */
+static void
+app_print_routes(const struct route *routes, size_t nroutes)
+{
+	size_t	 i;
+
+	for (i = 0; i < nroutes; i++)
+		printf("%s %s %s %s\n", http_method_name(routes[i].method),
+		    routes[i].pattern, authz_perm_name(routes[i].perm),
+		    routes[i].action);
+}
+
+/* Every route names who may call it; a table that forgets one is a bug. */
+static int
+app_check_routes(const char *service, const struct route *routes,
+    size_t nroutes)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; i < nroutes; i++)
+		if (routes[i].perm == PERM_UNSET ||
+		    (unsigned)routes[i].perm >= PERM__MAX) {
+			fprintf(stderr, "%s: route %s %s names no permission\n",
+			    service, http_method_name(routes[i].method),
+			    routes[i].pattern);
+			rc = -1;
+		}
+	return rc;
+}
+
 int
 app_main(const char *service, const struct route *routes, size_t nroutes,
     int argc, char **argv)
 {
+	static const char *const flags[] = { "--routes", NULL };
 	struct app	 app;
-	int		 rc, status;
+	int		 i, rc, status;
 
-	rc = app_init(&app, service, argc, argv, NULL);
+	if (app_check_routes(service, routes, nroutes) != 0)
+		return 2;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--routes") == 0) {
+			app_print_routes(routes, nroutes);
+			return 0;
+		}
+	rc = app_init(&app, service, argc, argv, flags);
 	if (rc != 0) {
 		app_fini(&app);
 		return rc > 0 ? 0 : 2;

@@ -3,8 +3,9 @@
  * passed down explicitly: configuration, logger, and the lazily opened
  * PostgreSQL, Redis and NATS connections.
  *
- * Handlers call app_main() with their route table.  It answers
- * --print-config and --help, then serves FastCGI requests one at a time
+ * Handlers call app_main() with their route table.  It refuses a table
+ * with a route that names no permission (authz.h), answers --routes (the
+ * table, a line per route), --print-config and --help, then serves FastCGI requests one at a time
  * with the reentrant libfcgi API until SIGTERM, SIGINT, SIGHUP, SIGQUIT or
  * SIGUSR1 asks it to stop (Debian's multiwatch sends SIGQUIT whatever its
  * -s option says).  Stopping is graceful: the
@@ -56,7 +57,10 @@ void	 app_fini(struct app *);
 /* Serve FastCGI until asked to stop.  Returns the exit status. */
 int	 app_serve(struct app *, const struct route *, size_t nroutes);
 
-/* app_init() + app_serve() + app_fini(), for a handler's main(). */
+/*
+ * app_init() + app_serve() + app_fini(), for a handler's main(); exits 2
+ * at once if a route names no permission.
+ */
 int	 app_main(const char *service, const struct route *, size_t nroutes,
 	    int argc, char **argv);
 

@@ -51,6 +51,7 @@ db_request_begin(struct db *db)
 {
 	db->stmts = 0;
 	db->fresh = false;
+	db->request_id = NULL;
 }
 
 static void
@@ -417,12 +418,14 @@ db_begin(struct db *db)
 }
 
 static const struct db_stmt st_act_as = { "db_act_as",
-    "SELECT set_config('hxb.user_id', $1, true)", 1 };
+    "SELECT set_config('hxb.user_id', $1, true), "
+    "set_config('hxb.request_id', $2, true)", 2 };
 
 int
 db_act_as(struct db *db, const char *user_id)
 {
-	const char	*params[1] = { user_id };
+	const char	*params[2] = { user_id, db->request_id != NULL ?
+			    db->request_id : "" };
 	PGresult	*res;
 
 	if (!db->in_tx || user_id == NULL || *user_id == '\0') {
@@ -468,7 +471,8 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
     const struct db_stmt *const *st, const char *const *const *params,
     PGresult **out, bool open, long long deadline)
 {
-	const char	*act[1] = { user_id };
+	const char	*act[2] = { user_id, db->request_id != NULL ?
+			    db->request_id : "" };
 	PGresult	*res;
 	size_t		 i, q, first = open ? 2 : 1, total = n + first;
 	enum db_io	 io;
@@ -485,7 +489,7 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 		goto conn_error;
 	if ((open && !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL,
 	    NULL, NULL, 0)) || !PQsendQueryPrepared(db->conn, st_act_as.name,
-	    1, act, NULL, NULL, 0))
+	    2, act, NULL, NULL, 0))
 		goto conn_error;
 	for (i = 0; i < n; i++)
 		if (!PQsendQueryPrepared(db->conn, st[i]->name, st[i]->nparams,

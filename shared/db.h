@@ -42,6 +42,8 @@ struct db {
 	const struct config	*cfg;
 	const struct logger	*log;
 	const char		*appname;
+	const char		*request_id;	/* of the request, for the
+						 * transaction (borrowed) */
 	const struct db_stmt	*prepared[DB_PREPARED_MAX];
 	size_t			 nprepared;
 	unsigned int		 stmts;		/* in this request */
@@ -78,7 +80,9 @@ int		 db_begin(struct db *);
 
 /*
  * Row-level security: in the open transaction, act as this user
- * (hxb.user_id, transaction-local; sql/0003_tenancy.sql).  Tenant tables
+ * (hxb.user_id, transaction-local; sql/0003_tenancy.sql), for the
+ * request db->request_id names, if any (hxb.request_id, which the rows
+ * the database writes itself carry, such as RBAC-sync tasks).  Tenant tables
  * show and accept nothing without it.  db_begin_as() is db_begin() and
  * db_act_as() together.  0, or -1 with db->err set.
  */

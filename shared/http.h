@@ -3,7 +3,8 @@
  * response and its log line.
  *
  * A handler program declares a route table (method, path pattern with
- * {params}, function, log action, body fields, query fields) and hands it
+ * {params}, function, required permission, log action, body fields,
+ * query fields) and hands it
  * to app_main().  For each request http_serve():
  *   1. reads the request line, refusing odd paths (400/414);
  *   2. matches the table: unknown path 404, wrong method 405 with Allow;
@@ -30,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "authz.h"
 #include "buf.h"
 #include "url.h"
 #include "validate.h"
@@ -60,6 +62,7 @@ struct route {
 	enum http_method	 method;
 	const char		*pattern;	/* "/api/v1/plans/{planId}" */
 	route_fn		 fn;
+	enum perm		 perm;		/* who may call it (authz.h) */
 	const char		*action;	/* log "action", e.g. get_plan */
 	const struct field	*body;		/* NULL: no body accepted */
 	const struct field	*query;		/* NULL: no query accepted */

@@ -9,8 +9,10 @@
 #include "audit.h"
 #include "auth.h"
 #include "buf.h"
+#include "bus.h"
 #include "crypto.h"
 #include "http.h"
+#include "id.h"
 #include "jsonw.h"
 #include "log.h"
 #include "tenant.h"
@@ -32,6 +34,32 @@ static const struct db_stmt st_idem_put = { "tenant_idem_put",
     "status, response) VALUES ($1, $2, $3, decode($4, 'hex'), $5::int, $6)",
     6 };
 
+#define WS_COLS_ACCESS \
+	"w.id, w.organization_id, w.status, hxb_ws_access(w.id)"
+
+const struct db_stmt tenant_st_ws = { "tenant_ws",
+    "SELECT " WS_COLS_ACCESS " FROM workspaces w WHERE w.id = $1", 1 };
+
+const struct db_stmt tenant_st_project = { "tenant_project",
+    "SELECT " WS_COLS_ACCESS ", p.id FROM projects p "
+    "JOIN workspaces w ON w.id = p.workspace_id WHERE p.id = $1", 1 };
+
+static const struct db_stmt st_task_insert = { "tenant_task_insert",
+    "INSERT INTO tasks (id, type, organization_id, workspace_id, payload, "
+    "request_id, created_by) VALUES ($1, $2, $3, $4, $5::jsonb, $6, "
+    "hxb_actor())", 6 };
+
+static const struct db_stmt st_outbox_insert = { "tenant_outbox_insert",
+    "INSERT INTO outbox (organization_id, workspace_id, subject, payload) "
+    "VALUES ($1, $2, $3, $4::jsonb)", 4 };
+
+static const struct db_stmt st_outbox_mine = { "tenant_outbox_mine",
+    "SELECT id, subject, payload FROM hxb_outbox_mine() LIMIT 16", 0 };
+
+static const struct db_stmt st_outbox_sent = { "tenant_outbox_sent",
+    "UPDATE outbox SET published_at = now() "
+    "WHERE id = ANY ($1::bigint[]) AND published_at IS NULL", 1 };
+
 /* The request's idempotency state, between begin and answer. */
 struct idem {
 	bool		 active;
@@ -40,15 +68,48 @@ struct idem {
 	char		 hash[2 * CRYPTO_SHA256_LEN + 1];
 };
 
+/*
+ * What the transaction left in the outbox, read before its commit and
+ * published after it.  A transaction that leaves more than OUTBOX_MAX
+ * rows leaves the rest to the relay (jobs/reconcile).
+ */
+#define OUTBOX_MAX	16
+
+struct outbox {
+	size_t		 n;
+	char		 actor[AUTH_ID_MAX];
+	struct {
+		char	 id[24];
+		char	*subject;	/* malloc'd */
+		char	*payload;	/* malloc'd */
+	}		 rows[OUTBOX_MAX];
+};
+
 /* One request at a time per process. */
 static struct idem idem;
+static struct outbox outbox;
+
+static void
+outbox_clear(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < outbox.n; i++) {
+		free(outbox.rows[i].subject);
+		free(outbox.rows[i].payload);
+	}
+	memset(&outbox, 0, sizeof(outbox));
+}
 
 int
 tenant_begin(struct req *r, struct principal *p)
 {
 	memset(&idem, 0, sizeof(idem));
+	outbox_clear();
 	if (auth_require(r, p) != 0)
 		return -1;
+	snprintf(outbox.actor, sizeof(outbox.actor), "%s", p->user_id);
+	r->app->db.request_id = r->request_id;
 	if (db_begin_as(&r->app->db, p->user_id) != 0) {
 		db_problem(r);
 		return -1;
@@ -61,6 +122,126 @@ tenant_end(struct req *r)
 {
 	db_rollback(&r->app->db);
 	memset(&idem, 0, sizeof(idem));
+	outbox_clear();
+}
+
+int
+tenant_bad_id(struct req *r, struct principal *p, const char *what)
+{
+	if (auth_require(r, p) == 0)
+		http_problemf(r, PROBLEM_NOT_FOUND, "no such %s", what);
+	return -1;
+}
+
+int
+tenant_run(struct req *r, const struct db_stmt *st, const char *const *params)
+{
+	PGresult	*res;
+
+	if ((res = db_exec(&r->app->db, st, params)) == NULL) {
+		tenant_db_problem(r);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+PGresult *
+tenant_one(struct req *r, const struct db_stmt *st, const char *const *params,
+    const char *what)
+{
+	PGresult	*res;
+
+	if ((res = db_exec(&r->app->db, st, params)) == NULL) {
+		tenant_db_problem(r);
+		return NULL;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		http_problemf(r, PROBLEM_NOT_FOUND, "no such %s", what);
+		tenant_end(r);
+		return NULL;
+	}
+	return res;
+}
+
+int
+tenant_audit(struct req *r, const char *org_id, const char *ws_id,
+    const char *actor, const char *action, json_t *before, json_t *after)
+{
+	struct audit	 a = { 0 };
+
+	a.organization_id = org_id;
+	a.workspace_id = ws_id;
+	a.actor_id = actor;
+	a.action = action;
+	a.resource = r->resource;
+	a.before = before;
+	a.after = after;
+	if (audit_write(r, &a) != 0) {
+		tenant_fail(r, PROBLEM_INTERNAL, "could not record the change");
+		return -1;
+	}
+	return 0;
+}
+
+int
+tenant_task(struct req *r, const char *org_id, const char *ws_id,
+    const char *type, const char *subject, json_t *spec, char *task_id)
+{
+	const char	*params[6];
+	char		*payload = NULL;
+	json_t		*o;
+	int		 rc = -1;
+
+	if (id_new(&r->app->ids, ID_TASK, task_id) != 0) {
+		json_decref(spec);
+		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
+		return -1;
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "task_id", task_id,
+	    "type", type, "organization_id", org_id, "workspace_id", ws_id,
+	    "request_id", r->request_id, "spec", spec);
+	if (o == NULL || (payload = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		tenant_fail(r, PROBLEM_INTERNAL, "out of memory");
+		return -1;
+	}
+	json_decref(o);
+	params[0] = task_id;
+	params[1] = type;
+	params[2] = org_id;
+	params[3] = ws_id;
+	params[4] = payload;
+	params[5] = r->request_id;
+	if (tenant_run(r, &st_task_insert, params) != 0)
+		goto out;
+	params[0] = org_id;
+	params[1] = ws_id;
+	params[2] = subject;
+	params[3] = payload;
+	if (tenant_run(r, &st_outbox_insert, params) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(payload);
+	return rc;
+}
+
+void
+tenant_field_problem(struct req *r, const char *sqlstate, const char *field,
+    const char *message)
+{
+	json_t	*errors;
+
+	if (!db_is_sqlstate(&r->app->db, sqlstate)) {
+		tenant_db_problem(r);
+		return;
+	}
+	errors = json_array();
+	validate_error(errors, field, message);
+	http_problem(r, PROBLEM_VALIDATION, message, errors);
+	tenant_end(r);
 }
 
 json_t *
@@ -196,6 +377,9 @@ tenant_db_problem(struct req *r)
 	else if (db_is_sqlstate(db, "23503"))
 		http_problem(r, PROBLEM_CONFLICT, "other resources still "
 		    "depend on this one", NULL);
+	else if (db_is_sqlstate(db, "HXC01"))
+		http_problem(r, PROBLEM_VALIDATION, "that would make a "
+		    "hierarchy loop", NULL);
 	else if (db_is_sqlstate(db, "42501"))
 		http_problem(r, PROBLEM_NOT_FOUND, "no such resource", NULL);
 	else if (db->err == DB_ERR_QUERY && strncmp(db->sqlstate, "22", 2) == 0)
@@ -212,8 +396,10 @@ tenant_read(struct req *r, struct principal *p, size_t n,
     PGresult **out)
 {
 	memset(&idem, 0, sizeof(idem));
+	outbox_clear();
 	if (auth_require(r, p) != 0)
 		return -1;
+	r->app->db.request_id = r->request_id;
 	if (db_tx_as(&r->app->db, p->user_id, n, st, params, out) != 0) {
 		tenant_db_problem(r);
 		return -1;
@@ -221,34 +407,36 @@ tenant_read(struct req *r, struct principal *p, size_t n,
 	return 0;
 }
 
-enum org_role
-tenant_role_of(struct req *r, const PGresult *res, const char *org_id,
-    enum org_role need)
+/* Answer a refusal; the verdict is not AZ_ALLOW or AZ_SELF. */
+static void
+tenant_refuse(struct req *r, enum authz_verdict v, const char *what)
 {
-	const char	*v = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ?
-			    PQgetvalue(res, 0, 0) : "";
-	enum org_role	 role = ORG_NONE;
-
-	if (strcmp(v, "admin") == 0)
-		role = ORG_ADMIN;
-	else if (strcmp(v, "member") == 0)
-		role = ORG_MEMBER;
-	if (role == ORG_NONE) {
-		http_problem(r, PROBLEM_NOT_FOUND, "no such organization",
-		    NULL);
-		return ORG_NONE;
-	}
-	if (role < need) {
-		http_problem(r, PROBLEM_FORBIDDEN, "only an organization "
-		    "admin may do this", NULL);
-		return ORG_NONE;
-	}
-	http_set_resource(r, "organizations/%s", org_id);
-	return role;
+	if (v == AZ_FORBIDDEN)
+		http_problemf(r, PROBLEM_FORBIDDEN, "you may see this %s but "
+		    "not do this: %s", what, authz_perm_name(r->route->perm));
+	else
+		http_problemf(r, PROBLEM_NOT_FOUND, "no such %s", what);
 }
 
 enum org_role
-tenant_org(struct req *r, const char *org_id, enum org_role need)
+tenant_role_of(struct req *r, const PGresult *res, const char *org_id)
+{
+	const char		*v = PQntuples(res) == 1 &&
+				    !PQgetisnull(res, 0, 0) ?
+				    PQgetvalue(res, 0, 0) : NULL;
+	enum authz_rel		 rel = authz_org_rel(v);
+	enum authz_verdict	 verdict = authz_decide(r->route->perm, rel);
+
+	if (verdict != AZ_ALLOW && verdict != AZ_SELF) {
+		tenant_refuse(r, verdict, "organization");
+		return ORG_NONE;
+	}
+	http_set_resource(r, "organizations/%s", org_id);
+	return rel == REL_ORG_ADMIN ? ORG_ADMIN : ORG_MEMBER;
+}
+
+enum org_role
+tenant_org(struct req *r, const char *org_id)
 {
 	const char	*params[1] = { org_id };
 	PGresult	*res;
@@ -259,9 +447,73 @@ tenant_org(struct req *r, const char *org_id, enum org_role need)
 		db_problem(r);
 		return ORG_NONE;
 	}
-	role = tenant_role_of(r, res, org_id, need);
+	role = tenant_role_of(r, res, org_id);
 	PQclear(res);
 	return role;
+}
+
+int
+tenant_ws_of(struct req *r, const PGresult *res, const char *what,
+    struct tenant_ws *ws)
+{
+	enum authz_verdict	 v;
+
+	memset(ws, 0, sizeof(*ws));
+	ws->rel = REL_STRANGER;
+	if (PQntuples(res) == 1) {
+		snprintf(ws->id, sizeof(ws->id), "%s", PQgetvalue(res, 0, 0));
+		snprintf(ws->org_id, sizeof(ws->org_id), "%s",
+		    PQgetvalue(res, 0, 1));
+		snprintf(ws->status, sizeof(ws->status), "%s",
+		    PQgetvalue(res, 0, 2));
+		ws->rel = authz_ws_rel(PQgetisnull(res, 0, 3) ? NULL :
+		    PQgetvalue(res, 0, 3));
+	}
+	if ((v = authz_decide(r->route->perm, ws->rel)) != AZ_ALLOW) {
+		tenant_refuse(r, v, what);
+		return -1;
+	}
+	snprintf(r->workspace_id, sizeof(r->workspace_id), "%s", ws->id);
+	if (r->method != HTTP_GET && r->method != HTTP_HEAD &&
+	    (strcmp(ws->status, "deleting") == 0 ||
+	    strcmp(ws->status, "deleted") == 0)) {
+		http_problemf(r, PROBLEM_CONFLICT, "the workspace is %s",
+		    ws->status);
+		return -1;
+	}
+	return 0;
+}
+
+int
+tenant_ws(struct req *r, const struct db_stmt *st, const char *id,
+    const char *what, struct tenant_ws *ws)
+{
+	const char	*params[1] = { id };
+	PGresult	*res;
+	int		 rc;
+
+	if ((res = db_exec(&r->app->db, st, params)) == NULL) {
+		tenant_db_problem(r);
+		return -1;
+	}
+	rc = tenant_ws_of(r, res, what, ws);
+	PQclear(res);
+	if (rc != 0)
+		tenant_end(r);
+	return rc;
+}
+
+int
+tenant_visible(struct req *r, bool found, const char *what)
+{
+	enum authz_verdict	 v;
+
+	v = authz_decide(r->route->perm, found ? REL_WS_VIEWER : REL_STRANGER);
+	if (v != AZ_ALLOW) {
+		tenant_refuse(r, v, what);
+		return -1;
+	}
+	return 0;
 }
 
 /* SHA-256 of route, path and the body in canonical form (sorted keys). */
@@ -365,14 +617,117 @@ tenant_idem_begin(struct req *r, const char *user_id)
 	return 1;
 }
 
+/* Read this transaction's outbox rows, before the commit. */
+static int
+outbox_take(struct req *r)
+{
+	PGresult	*res;
+	int		 i, n;
+
+	if (r->method == HTTP_GET || r->method == HTTP_HEAD)
+		return 0;
+	if ((res = db_exec(&r->app->db, &st_outbox_mine, NULL)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	for (i = 0; i < n && outbox.n < OUTBOX_MAX; i++) {
+		snprintf(outbox.rows[outbox.n].id, sizeof(outbox.rows[0].id),
+		    "%s", PQgetvalue(res, i, 0));
+		outbox.rows[outbox.n].subject = strdup(PQgetvalue(res, i, 1));
+		outbox.rows[outbox.n].payload = strdup(PQgetvalue(res, i, 2));
+		outbox.n++;
+		if (outbox.rows[outbox.n - 1].subject == NULL ||
+		    outbox.rows[outbox.n - 1].payload == NULL) {
+			PQclear(res);
+			return -1;
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * After the commit: publish each row with its task id as Nats-Msg-Id,
+ * then mark what went out as published, as the caller (the outbox's
+ * policy).  What could not go out stays for the relay; nothing here
+ * changes the answer already decided.
+ */
+static void
+outbox_publish(struct req *r)
+{
+	const struct db_stmt	*st[1] = { &st_outbox_sent };
+	const char		*params[1];
+	const char *const	*pp[1] = { params };
+	struct buf		 ids = BUF_INIT(1024);
+	PGresult		*out[1];
+	json_t			*o;
+	const char		*task;
+	size_t			 i, sent = 0;
+
+	buf_addch(&ids, '{');
+	for (i = 0; i < outbox.n; i++) {
+		o = json_loads(outbox.rows[i].payload, 0, NULL);
+		task = json_string_value(json_object_get(o, "task_id"));
+		if (bus_publish(&r->app->bus, outbox.rows[i].subject,
+		    outbox.rows[i].payload, strlen(outbox.rows[i].payload),
+		    r->request_id, task) != 0)
+			log_warn(&r->app->log, "outbox row %s (%s) not "
+			    "published, left for the relay: %s",
+			    outbox.rows[i].id, outbox.rows[i].subject,
+			    r->app->bus.errmsg);
+		else {
+			if (sent++ > 0)
+				buf_addch(&ids, ',');
+			buf_addstr(&ids, outbox.rows[i].id);
+		}
+		json_decref(o);
+	}
+	buf_addch(&ids, '}');
+	if (sent > 0 && !ids.failed) {
+		params[0] = buf_cstr(&ids);
+		if (db_tx_as(&r->app->db, outbox.actor, 1, st, pp, out) == 0)
+			PQclear(out[0]);
+	}
+	buf_release(&ids);
+	outbox_clear();
+}
+
+/* Keep the answer for the idempotency key, take the outbox, commit. */
+static int
+tenant_commit(struct req *r, int status, const char *body)
+{
+	char		 code[8];
+	const char	*params[6];
+	PGresult	*res;
+
+	if (idem.active) {
+		snprintf(code, sizeof(code), "%d", status);
+		params[0] = idem.user_id;
+		params[1] = idem.key;
+		params[2] = r->route->action;
+		params[3] = idem.hash;
+		params[4] = code;
+		params[5] = body;
+		if ((res = db_exec(&r->app->db, &st_idem_put, params)) ==
+		    NULL) {
+			tenant_db_problem(r);
+			return -1;
+		}
+		PQclear(res);
+	}
+	if (outbox_take(r) != 0 || db_commit(&r->app->db) != 0) {
+		db_problem(r);
+		tenant_end(r);
+		return -1;
+	}
+	memset(&idem, 0, sizeof(idem));
+	return 0;
+}
+
 void
 tenant_answer(struct req *r, int status, json_t *body)
 {
 	struct buf	 b = BUF_INIT(0);
 	char		*s;
-	char		 code[8];
-	const char	*params[6];
-	PGresult	*res;
 
 	if ((s = json_dumps(body, JSON_COMPACT)) == NULL) {
 		json_decref(body);
@@ -381,31 +736,22 @@ tenant_answer(struct req *r, int status, json_t *body)
 		return;
 	}
 	json_decref(body);
-	if (idem.active) {
-		snprintf(code, sizeof(code), "%d", status);
-		params[0] = idem.user_id;
-		params[1] = idem.key;
-		params[2] = r->route->action;
-		params[3] = idem.hash;
-		params[4] = code;
-		params[5] = s;
-		if ((res = db_exec(&r->app->db, &st_idem_put, params)) ==
-		    NULL) {
-			free(s);
-			tenant_db_problem(r);
-			return;
-		}
-		PQclear(res);
-	}
-	if (db_commit(&r->app->db) != 0) {
+	if (tenant_commit(r, status, s) != 0) {
 		free(s);
-		db_problem(r);
-		tenant_end(r);
 		return;
 	}
-	memset(&idem, 0, sizeof(idem));
 	buf_addstr(&b, s);
 	free(s);
 	http_json_buf(r, status, &b);
 	buf_release(&b);
+	outbox_publish(r);
+}
+
+void
+tenant_no_content(struct req *r)
+{
+	if (tenant_commit(r, 204, "") != 0)
+		return;
+	http_no_content(r);
+	outbox_publish(r);
 }

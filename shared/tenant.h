@@ -3,14 +3,17 @@
  *
  *   tenant_begin()		authenticate, then open the request's one
  *				transaction acting as the caller (RLS)
- *   tenant_org()		the caller's role in an organization: a
- *				stranger gets 404, never a yes/no answer
+ *   tenant_org(), tenant_ws()	the caller's relation to the organization
+ *				or workspace, judged against the route's
+ *				permission (authz.h): a stranger gets 404,
+ *				never a yes/no answer
  *   tenant_idem_begin()	Idempotency-Key: replay the first answer
- *   tenant_answer()		keep the answer for the key, commit, send
+ *   tenant_answer()		keep the answer for the key, commit, send,
+ *				publish the transaction's outbox rows
  *   tenant_end()		roll back whatever was not committed
  *
- * A mutation therefore commits its change, its audit row and its stored
- * idempotent answer together, or none of them.
+ * A mutation therefore commits its change, its audit row, its tasks and
+ * outbox rows and its stored idempotent answer together, or none of them.
  */
 #ifndef HXB_TENANT_H
 #define HXB_TENANT_H
@@ -20,8 +23,10 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "authz.h"
 #include "db.h"
 #include "http.h"
+#include "id.h"
 #include "page.h"
 
 struct req;
@@ -45,11 +50,21 @@ int		 tenant_read(struct req *, struct principal *, size_t n,
 		    PGresult **out);
 
 /*
- * The role in out[i] (a result of SELECT hxb_org_role($1)), with the
- * answer tenant_org() gives when it falls short of `need`.
+ * For a path id that is malformed, so cannot exist: authenticate (401
+ * comes first), then answer 404 "no such <what>".  Always -1.
+ */
+int		 tenant_bad_id(struct req *, struct principal *,
+		    const char *what);
+
+/*
+ * The caller's role in an organization, from out[i] of SELECT
+ * hxb_org_role($1), judged against the route's permission (authz.h): the
+ * role, or ORG_NONE after answering 404 (a stranger) or 403.  A member
+ * allowed only about themselves (AZ_SELF) gets ORG_MEMBER; the route
+ * checks the "themselves".
  */
 enum org_role	 tenant_role_of(struct req *, const PGresult *,
-		    const char *org_id, enum org_role need);
+		    const char *org_id);
 
 /* SELECT hxb_org_role($1), for tenant_read() pipelines. */
 extern const struct db_stmt tenant_st_org_role;
@@ -57,13 +72,82 @@ extern const struct db_stmt tenant_st_org_role;
 /* Roll back if still open; every route calls it on every path. */
 void		 tenant_end(struct req *);
 
+/* The same as tenant_role_of(), asked in the open transaction. */
+enum org_role	 tenant_org(struct req *, const char *org_id);
+
 /*
- * The caller's role in org_id; with `need` above it, answers 404 (for a
- * stranger) or 403 (a member who is no admin) and returns ORG_NONE.
- * Returns ORG_NONE on a database error too (answered).
+ * The workspace a route is about, and the caller's relation to it.
+ * tenant_st_ws ($1 a workspace id) and tenant_st_project ($1 a project
+ * id) both answer (workspace id, organization id, status, access, ...);
+ * rows the caller may not see are not there.
  */
-enum org_role	 tenant_org(struct req *, const char *org_id,
-		    enum org_role need);
+struct tenant_ws {
+	char		 id[ID_BUFSZ];
+	char		 org_id[ID_BUFSZ];
+	char		 status[16];
+	enum authz_rel	 rel;
+};
+
+extern const struct db_stmt tenant_st_ws;
+extern const struct db_stmt tenant_st_project;
+
+/*
+ * Judge out[] (a result of one of those statements) against the route's
+ * permission: 0 with *ws filled in, or -1 after answering 404 ("no such
+ * <what>") or 403.  On a route that changes something, a workspace being
+ * deleted is a 409.  Sets the log's workspace.
+ */
+int		 tenant_ws_of(struct req *, const PGresult *, const char *what,
+		    struct tenant_ws *);
+
+/* The same, asked in the open transaction with st and its one id. */
+int		 tenant_ws(struct req *, const struct db_stmt *,
+		    const char *id, const char *what, struct tenant_ws *);
+
+/*
+ * For reads that row-level security already limits to what the caller
+ * sees: judge "found" (the caller sees the workspace) or not against the
+ * route's permission.  0 to answer, or -1 after answering 404.
+ */
+int		 tenant_visible(struct req *, bool found, const char *what);
+
+/* Run a statement whose rows are not needed; 0, or -1 (answered). */
+int		 tenant_run(struct req *, const struct db_stmt *,
+		    const char *const *params);
+
+/*
+ * Run a statement that must find exactly one row: the result (caller
+ * PQclear()s), or NULL after answering 404 "no such <what>" (or the
+ * database's error).
+ */
+PGresult	*tenant_one(struct req *, const struct db_stmt *,
+		    const char *const *params, const char *what);
+
+/*
+ * Record a change in the audit log, in the transaction; before and after
+ * are borrowed.  0, or -1 (answered 500, rolled back).
+ */
+int		 tenant_audit(struct req *, const char *org_id,
+		    const char *ws_id, const char *actor, const char *action,
+		    json_t *before, json_t *after);
+
+/*
+ * Answer a constraint violation of a body field as 422 with that field,
+ * when the last error was `sqlstate`; else as tenant_db_problem().
+ */
+void		 tenant_field_problem(struct req *, const char *sqlstate,
+		    const char *field, const char *message);
+
+/*
+ * Queue work for the jobs in the transaction: a tasks row of `type` and
+ * an outbox row for `subject` carrying the same JSON, {task_id, type,
+ * organization_id, workspace_id, request_id, spec} (spec stolen).  The
+ * task id is written to task_id[ID_BUFSZ]; tenant_answer() publishes
+ * after the commit.  0, or -1 (answered).
+ */
+int		 tenant_task(struct req *, const char *org_id,
+		    const char *ws_id, const char *type, const char *subject,
+		    json_t *spec, char *task_id);
 
 /*
  * For a POST that creates: with an Idempotency-Key header, look the key
@@ -75,9 +159,14 @@ int		 tenant_idem_begin(struct req *, const char *user_id);
 
 /*
  * Answer `status` with `body` (stolen): keep it for the idempotency key
- * if there is one, commit, then send.  On a failed commit, 503 or 500.
+ * if there is one, commit, send, then publish what the transaction left
+ * in the outbox (tasks, RBAC syncs) and mark it published.  On a failed
+ * commit, 503 or 500.
  */
 void		 tenant_answer(struct req *, int status, json_t *body);
+
+/* The same for 204 No Content. */
+void		 tenant_no_content(struct req *);
 
 /*
  * A list: run st, whose params end with the page's cursor id and limit + 1

@@ -35,8 +35,8 @@ INSERT INTO cluster_role_assignments (id, workspace_id, group_id, cluster_role) 
     ('cra-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'ws-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'grp-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'hexabase:workspace-admin');
 INSERT INTO projects (id, workspace_id, name) VALUES
     ('prj-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'ws-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'web'), ('prj-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'ws-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'web');
-INSERT INTO roles (id, workspace_id, project_id, name) VALUES
-    ('role-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'ws-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'prj-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'deployer'), ('role-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'ws-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'prj-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'deployer');
+INSERT INTO roles (id, workspace_id, project_id, name, rules) VALUES
+    ('role-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'ws-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'prj-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'deployer', '[{"api_groups":["apps"],"resources":["deployments"],"verbs":["get"]}]'), ('role-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'ws-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'prj-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'deployer', '[{"api_groups":["apps"],"resources":["deployments"],"verbs":["get"]}]');
 INSERT INTO role_assignments (id, workspace_id, project_id, role_id, group_id) VALUES
     ('ra-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'ws-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'prj-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'role-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'grp-0ddddddddddddddddddddddddd'),
     ('ra-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'ws-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'prj-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'role-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'grp-0bbbbbbbbbbbbbbbbbbbbbbbbb');

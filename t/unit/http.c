@@ -195,19 +195,23 @@ conflict(struct req *r)
 }
 
 static const struct route routes[] = {
-	{ HTTP_GET, "/things", list_things, "list_things", NULL, thing_query },
-	{ HTTP_POST, "/things", create_thing, "create_thing", thing_body,
+	{ HTTP_GET, "/things", list_things, PERM_PUBLIC, "list_things", NULL,
+	    thing_query },
+	{ HTTP_POST, "/things", create_thing, PERM_PUBLIC, "create_thing",
+	    thing_body, NULL },
+	{ HTTP_GET, "/things/{id}", get_thing, PERM_PUBLIC, "get_thing", NULL,
 	    NULL },
-	{ HTTP_GET, "/things/{id}", get_thing, "get_thing", NULL, NULL },
-	{ HTTP_DELETE, "/things/{id}", delete_thing, "delete_thing", NULL,
+	{ HTTP_DELETE, "/things/{id}", delete_thing, PERM_PUBLIC,
+	    "delete_thing", NULL, NULL },
+	{ HTTP_PUT, "/things/{id}", conflict, PERM_PUBLIC, "put_thing", NULL,
 	    NULL },
-	{ HTTP_PUT, "/things/{id}", conflict, "put_thing", NULL, NULL },
-	{ HTTP_GET, "/silent", silent, "silent", NULL, NULL },
-	{ HTTP_GET, "/cached", cached, "cached", NULL, NULL },
-	{ HTTP_GET, "/twice", twice, "twice", NULL, NULL },
-	{ HTTP_GET, "/unbuildable", unbuildable, "unbuildable", NULL, NULL },
-	{ HTTP_GET, "/many-headers", many_headers, "many_headers", NULL,
-	    NULL },
+	{ HTTP_GET, "/silent", silent, PERM_PUBLIC, "silent", NULL, NULL },
+	{ HTTP_GET, "/cached", cached, PERM_PUBLIC, "cached", NULL, NULL },
+	{ HTTP_GET, "/twice", twice, PERM_PUBLIC, "twice", NULL, NULL },
+	{ HTTP_GET, "/unbuildable", unbuildable, PERM_PUBLIC, "unbuildable",
+	    NULL, NULL },
+	{ HTTP_GET, "/many-headers", many_headers, PERM_PUBLIC, "many_headers",
+	    NULL, NULL },
 };
 
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
