@@ -49,8 +49,8 @@ static const struct db_stmt st_ws_insert = { "ws_insert",
     "INSERT INTO workspaces (id, organization_id, name, plan_id, "
     "created_by) VALUES ($1, $2, $3, $4, hxb_actor())", 4 };
 static const struct db_stmt st_group_insert = { "ws_group_insert",
-    "INSERT INTO groups (id, workspace_id, name, parent_id) "
-    "VALUES ($1, $2, $3, $4)", 4 };
+    "INSERT INTO groups (id, workspace_id, name, parent_id, builtin) "
+    "VALUES ($1, $2, $3, $4, true)", 4 };
 static const struct db_stmt st_member_insert = { "ws_member_insert",
     "INSERT INTO group_memberships (workspace_id, group_id, user_id) "
     "VALUES ($1, $2, hxb_actor())", 2 };

@@ -146,6 +146,17 @@ tenant_run(struct req *r, const struct db_stmt *st, const char *const *params)
 	return 0;
 }
 
+int
+tenant_try(struct req *r, const struct db_stmt *st, const char *const *params)
+{
+	PGresult	*res;
+
+	if ((res = db_exec(&r->app->db, st, params)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 PGresult *
 tenant_one(struct req *r, const struct db_stmt *st, const char *const *params,
     const char *what)
@@ -501,6 +512,25 @@ tenant_ws(struct req *r, const struct db_stmt *st, const char *id,
 	if (rc != 0)
 		tenant_end(r);
 	return rc;
+}
+
+int
+tenant_ws_begin(struct req *r, struct principal *p, const char *param,
+    enum id_kind kind, struct tenant_ws *ws)
+{
+	const char	*id = http_param(r, param);
+	const char	*what = kind == ID_PRJ ? "project" : "workspace";
+
+	if (tenant_begin(r, p) != 0)
+		return -1;
+	if (id == NULL || !id_valid(id, kind)) {
+		http_problemf(r, PROBLEM_NOT_FOUND, "no such %s", what);
+		tenant_end(r);
+		return -1;
+	}
+	http_set_resource(r, "%ss/%s", what, id);
+	return tenant_ws(r, kind == ID_PRJ ? &tenant_st_project :
+	    &tenant_st_ws, id, what, ws);
 }
 
 int

@@ -105,6 +105,15 @@ int		 tenant_ws(struct req *, const struct db_stmt *,
 		    const char *id, const char *what, struct tenant_ws *);
 
 /*
+ * Begin a route about the workspace (kind ID_WS) or project (ID_PRJ)
+ * whose id is the path parameter `param`: authenticated, in the
+ * transaction, judged by tenant_ws_of(), the log's resource set.  A
+ * malformed id is a 404 like any unknown one.  0, or -1 (answered).
+ */
+int		 tenant_ws_begin(struct req *, struct principal *,
+		    const char *param, enum id_kind, struct tenant_ws *);
+
+/*
  * For reads that row-level security already limits to what the caller
  * sees: judge "found" (the caller sees the workspace) or not against the
  * route's permission.  0 to answer, or -1 after answering 404.
@@ -113,6 +122,14 @@ int		 tenant_visible(struct req *, bool found, const char *what);
 
 /* Run a statement whose rows are not needed; 0, or -1 (answered). */
 int		 tenant_run(struct req *, const struct db_stmt *,
+		    const char *const *params);
+
+/*
+ * Run a statement whose failure the caller answers itself (a constraint
+ * it knows how to explain): 0, or -1 with the database's error kept and
+ * nothing answered yet.
+ */
+int		 tenant_try(struct req *, const struct db_stmt *,
 		    const char *const *params);
 
 /*

@@ -1,0 +1,441 @@
+/*
+ * projects: a workspace's projects, each a namespace in its vCluster.
+ *
+ *   POST   /api/v1/workspaces/{wsId}/projects	{name, display_name?, parent_id?, quota?}
+ *   GET    /api/v1/workspaces/{wsId}/projects
+ *   GET    /api/v1/projects/{projectId}
+ *   PATCH  /api/v1/projects/{projectId}		{display_name?, parent_id?, quota?}
+ *   DELETE /api/v1/projects/{projectId}		409 while it has child projects
+ *
+ * A project's name is its namespace: an RFC 1123 label that Kubernetes
+ * does not keep for itself (default, kube-*), and it never changes.  The
+ * plan limits how many projects a workspace has and what their quotas
+ * add up to (quota.h); both are checked under the workspace's quota
+ * lock, so racing creates cannot overrun them.  A parent (the namespace
+ * hierarchy) is a project of the same workspace, never a descendant.
+ * Every change enqueues the workspace's RBAC sync (0004_rbac.sql), which
+ * the jobs apply to the vCluster.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+#include "auth.h"
+#include "id.h"
+#include "jsonw.h"
+#include "page.h"
+#include "quota.h"
+#include "tenant.h"
+
+#define NS_NAME		"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+#define PROJECT_ID	"prj-[0-7][0-9a-hjkmnp-tv-z]{25}"
+
+#define PROJECT_COLS \
+	"p.id, p.workspace_id, p.name, p.display_name, p.parent_project_id, " \
+	"p.quota, p.status, p.created_at, p.updated_at"
+
+static const struct db_stmt st_get = { "projects_get",
+    "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1", 1 };
+static const struct db_stmt st_list = { "projects_list",
+    "SELECT " PROJECT_COLS " FROM projects p WHERE p.workspace_id = $1 "
+    "AND p.id > $2 ORDER BY p.id LIMIT $3::int", 3 };
+static const struct db_stmt st_plan = { "projects_plan",
+    "SELECT plan_id FROM workspaces WHERE id = $1", 1 };
+static const struct db_stmt st_insert = { "projects_insert",
+    "INSERT INTO projects (id, workspace_id, name, display_name, "
+    "parent_project_id, quota) VALUES ($1, $2, $3, $4, $5, "
+    "coalesce($6::jsonb, '{}'))", 6 };
+static const struct db_stmt st_lock = { "projects_lock",
+    "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1 FOR UPDATE",
+    1 };
+static const struct db_stmt st_update = { "projects_update",
+    "UPDATE projects SET display_name = coalesce($2, display_name), "
+    "parent_project_id = CASE WHEN $3::boolean THEN $4 "
+    "ELSE parent_project_id END, quota = coalesce($5::jsonb, quota) "
+    "WHERE id = $1", 5 };
+static const struct db_stmt st_children = { "projects_children",
+    "SELECT count(*) FROM projects WHERE workspace_id = $1 "
+    "AND parent_project_id = $2", 2 };
+static const struct db_stmt st_delete = { "projects_delete",
+    "DELETE FROM projects WHERE id = $1", 1 };
+
+enum project_field { F_NAME, F_DISPLAY, F_PARENT, F_QUOTA };
+static const struct field create_body[] = {
+	[F_NAME] = { "name", FIELD_STRING, true, false, 1, 63, NS_NAME,
+	    "an RFC 1123 label: lowercase letters, digits and '-', starting "
+	    "and ending with a letter or digit" },
+	[F_DISPLAY] = { "display_name", FIELD_STRING, false, true, 0, 200,
+	    NULL, NULL },
+	[F_PARENT] = { "parent_id", FIELD_STRING, false, true, 1, 64,
+	    PROJECT_ID, "a project id of this workspace" },
+	[F_QUOTA] = { "quota", FIELD_OBJECT, false, true, 0, 0, NULL, NULL },
+	{ NULL },
+};
+static const struct field patch_body[] = {
+	/* Declared to be refused with a reason (patch_project()). */
+	[F_NAME] = { "name", FIELD_STRING, false, true, 0, 0, NULL, NULL },
+	[F_DISPLAY] = { "display_name", FIELD_STRING, false, false, 0, 200,
+	    NULL, NULL },
+	[F_PARENT] = { "parent_id", FIELD_STRING, false, true, 1, 64,
+	    PROJECT_ID, "a project id of this workspace, or null for none" },
+	[F_QUOTA] = { "quota", FIELD_OBJECT, false, false, 0, 0, NULL, NULL },
+	{ NULL },
+};
+
+static void	 create_project(struct req *);
+static void	 list_projects(struct req *);
+static void	 get_project(struct req *);
+static void	 patch_project(struct req *);
+static void	 delete_project(struct req *);
+
+static const struct route routes[] = {
+	{ HTTP_POST, "/api/v1/workspaces/{wsId}/projects", create_project,
+	    PERM_WS_ADMIN, "create_project", create_body, NULL },
+	{ HTTP_GET, "/api/v1/workspaces/{wsId}/projects", list_projects,
+	    PERM_WS_READ, "list_projects", NULL, page_query },
+	{ HTTP_GET, "/api/v1/projects/{projectId}", get_project,
+	    PERM_WS_READ, "get_project", NULL, NULL },
+	{ HTTP_PATCH, "/api/v1/projects/{projectId}", patch_project,
+	    PERM_WS_ADMIN, "patch_project", patch_body, NULL },
+	{ HTTP_DELETE, "/api/v1/projects/{projectId}", delete_project,
+	    PERM_WS_ADMIN, "delete_project", NULL, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+	return app_main("projects", routes, sizeof(routes) /
+	    sizeof(routes[0]), argc, argv);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+project_write(struct jsonw *w, const PGresult *res, int i)
+{
+	jsonw_object(w);
+	jsonw_kv_string(w, "id", PQgetvalue(res, i, 0));
+	jsonw_kv_string(w, "workspace_id", PQgetvalue(res, i, 1));
+	jsonw_kv_string(w, "name", PQgetvalue(res, i, 2));
+	jsonw_kv_string(w, "namespace", PQgetvalue(res, i, 2));
+	jsonw_kv_string(w, "display_name", PQgetvalue(res, i, 3));
+	tenant_kv_text(w, "parent_id", res, i, 4);
+	jsonw_key(w, "quota");
+	jsonw_raw(w, PQgetvalue(res, i, 5));
+	jsonw_kv_string(w, "status", PQgetvalue(res, i, 6));
+	tenant_kv_ts(w, "created_at", res, i, 7);
+	tenant_kv_ts(w, "updated_at", res, i, 8);
+	jsonw_object_end(w);
+}
+
+/* One row of st as JSON (answered 404 "no such project" if none). */
+static json_t *
+read_one(struct req *r, const struct db_stmt *st, const char *id)
+{
+	const char	*params[1] = { id };
+	PGresult	*res;
+	json_t		*o;
+
+	if ((res = tenant_one(r, st, params, "project")) == NULL)
+		return NULL;
+	o = tenant_row_json(res, 0, project_write);
+	PQclear(res);
+	return o;
+}
+
+/*
+ * What the generic validator cannot say: a name Kubernetes keeps for
+ * itself, and the quota's own fields.  0, or -1 (answered 422).
+ */
+static int
+body_check(struct req *r)
+{
+	json_t	*errors = json_array();
+	const char *name = r->body.present[F_NAME] ? r->body.str[F_NAME] :
+		    NULL;
+
+	if (name != NULL && (strcmp(name, "default") == 0 ||
+	    strncmp(name, "kube-", 5) == 0))
+		validate_error(errors, "name", "default and kube-* are "
+		    "Kubernetes' own namespaces");
+	if (r->body.present[F_QUOTA])
+		quota_check(r->body.json[F_QUOTA], "quota", errors);
+	if (json_array_size(errors) == 0) {
+		json_decref(errors);
+		return 0;
+	}
+	http_problem(r, PROBLEM_VALIDATION, "the request has invalid fields",
+	    errors);
+	tenant_end(r);
+	return -1;
+}
+
+/*
+ * Whether the projects, with this one's quota as `quota` (or one more
+ * project when `except` is NULL), still fit the workspace's plan, read
+ * under the quota lock so that a plan change cannot slip in.
+ */
+static int
+plan_fits(struct req *r, const char *ws, const char *except,
+    const json_t *quota)
+{
+	const char	*params[1] = { ws };
+	PGresult	*res;
+	char		 plan[64];
+
+	if (quota_lock(r, ws) != 0 ||
+	    (res = tenant_one(r, &st_plan, params, "workspace")) == NULL)
+		return -1;
+	snprintf(plan, sizeof(plan), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return quota_fits(r, ws, plan, except, quota, except == NULL,
+	    "quota");
+}
+
+/* A failed write: the parent is the body's fault (422), the rest not. */
+static void
+write_problem(struct req *r)
+{
+	if (db_is_sqlstate(&r->app->db, "HXC01"))
+		tenant_field_problem(r, "HXC01", "parent_id", "would make the "
+		    "project its own ancestor");
+	else if (db_is_sqlstate(&r->app->db, "23505"))
+		tenant_field_problem(r, "23505", "name", "a project of that "
+		    "name (a namespace) exists in the workspace");
+	else
+		tenant_field_problem(r, "23503", "parent_id", "no such project "
+		    "in this workspace");
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+static void
+create_project(struct req *r)
+{
+	struct principal	 p;
+	struct tenant_ws	 ws;
+	char			 id[ID_BUFSZ];
+	const char		*params[6];
+	char			*quota = NULL;
+	json_t			*o;
+
+	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
+		return;
+	if (tenant_idem_begin(r, p.user_id) != 0) {
+		tenant_end(r);
+		return;
+	}
+	if (body_check(r) != 0 || plan_fits(r, ws.id, NULL,
+	    r->body.present[F_QUOTA] ? r->body.json[F_QUOTA] : NULL) != 0)
+		return;
+	if (id_new(&r->app->ids, ID_PRJ, id) != 0) {
+		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
+		return;
+	}
+	if (r->body.present[F_QUOTA] && (quota = json_dumps(
+	    r->body.json[F_QUOTA], JSON_COMPACT)) == NULL) {
+		tenant_fail(r, PROBLEM_INTERNAL, "out of memory");
+		return;
+	}
+	http_set_resource(r, "projects/%s", id);
+	params[0] = id;
+	params[1] = ws.id;
+	params[2] = r->body.str[F_NAME];
+	params[3] = r->body.present[F_DISPLAY] ? r->body.str[F_DISPLAY] : "";
+	params[4] = r->body.present[F_PARENT] ? r->body.str[F_PARENT] : NULL;
+	params[5] = quota;
+	if (tenant_try(r, &st_insert, params) != 0) {
+		free(quota);
+		write_problem(r);
+		return;
+	}
+	free(quota);
+	if ((o = read_one(r, &st_get, id)) == NULL)
+		return;
+	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "project.create",
+	    NULL, o) != 0) {
+		json_decref(o);
+		return;
+	}
+	tenant_answer(r, 201, o);
+}
+
+static void
+list_projects(struct req *r)
+{
+	struct principal	 p;
+	struct page		 pg;
+	struct tenant_ws	 ws;
+	const char		*id = http_param(r, "wsId");
+	const struct db_stmt	*st[2] = { &tenant_st_ws, &st_list };
+	const char		*ws_p[1] = { id };
+	const char		*list_p[3] = { id, NULL, NULL };
+	const char *const	*params[2] = { ws_p, list_p };
+	PGresult		*out[2];
+
+	if (page_read(r, 50, &pg) != 0)
+		return;
+	if (id == NULL || !id_valid(id, ID_WS)) {
+		tenant_bad_id(r, &p, "workspace");
+		return;
+	}
+	http_set_resource(r, "workspaces/%s", id);
+	list_p[1] = pg.after;
+	list_p[2] = pg.limit_str;
+	if (tenant_read(r, &p, 2, st, params, out) != 0)
+		return;
+	if (tenant_ws_of(r, out[0], "workspace", &ws) == 0)
+		tenant_send_page(r, &pg, out[1], project_write);
+	PQclear(out[0]);
+	PQclear(out[1]);
+}
+
+static void
+get_project(struct req *r)
+{
+	struct principal	 p;
+	struct tenant_ws	 ws;
+	const char		*id = http_param(r, "projectId");
+	const struct db_stmt	*st[2] = { &tenant_st_project, &st_get };
+	const char		*id_p[1] = { id };
+	const char *const	*params[2] = { id_p, id_p };
+	PGresult		*out[2];
+
+	if (id == NULL || !id_valid(id, ID_PRJ)) {
+		tenant_bad_id(r, &p, "project");
+		return;
+	}
+	http_set_resource(r, "projects/%s", id);
+	if (tenant_read(r, &p, 2, st, params, out) != 0)
+		return;
+	if (tenant_ws_of(r, out[0], "project", &ws) == 0) {
+		if (PQntuples(out[1]) == 1)
+			tenant_send_row(r, 200, out[1], 0, project_write);
+		else
+			http_problem(r, PROBLEM_NOT_FOUND, "no such project",
+			    NULL);
+	}
+	PQclear(out[0]);
+	PQclear(out[1]);
+}
+
+static void
+patch_project(struct req *r)
+{
+	struct principal	 p;
+	struct tenant_ws	 ws;
+	const char		*id = http_param(r, "projectId");
+	const char		*params[5];
+	char			*quota = NULL;
+	json_t			*before, *after;
+	bool			 move;
+
+	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
+		return;
+	if (json_object_get(r->body_json, "name") != NULL) {
+		json_t *errors = json_array();
+
+		validate_error(errors, "name", "cannot change: it is the "
+		    "project's namespace");
+		http_problem(r, PROBLEM_VALIDATION, "a project keeps its name",
+		    errors);
+		tenant_end(r);
+		return;
+	}
+	/* parent_id: null makes the project a top-level one. */
+	move = json_object_get(r->body_json, "parent_id") != NULL;
+	if (!r->body.present[F_DISPLAY] && !r->body.present[F_QUOTA] &&
+	    !move) {
+		json_t *errors = json_array();
+
+		validate_error(errors, "", "give display_name, parent_id or "
+		    "quota");
+		http_problem(r, PROBLEM_VALIDATION, "nothing to change",
+		    errors);
+		tenant_end(r);
+		return;
+	}
+	if (body_check(r) != 0 || (before = read_one(r, &st_lock, id)) ==
+	    NULL)
+		return;
+	if (r->body.present[F_QUOTA]) {
+		if (plan_fits(r, ws.id, id, r->body.json[F_QUOTA]) != 0) {
+			json_decref(before);
+			return;
+		}
+		if ((quota = json_dumps(r->body.json[F_QUOTA],
+		    JSON_COMPACT)) == NULL) {
+			json_decref(before);
+			tenant_fail(r, PROBLEM_INTERNAL, "out of memory");
+			return;
+		}
+	}
+	params[0] = id;
+	params[1] = r->body.present[F_DISPLAY] ? r->body.str[F_DISPLAY] :
+	    NULL;
+	params[2] = move ? "true" : "false";
+	params[3] = r->body.present[F_PARENT] ? r->body.str[F_PARENT] : NULL;
+	params[4] = quota;
+	if (tenant_try(r, &st_update, params) != 0) {
+		free(quota);
+		json_decref(before);
+		write_problem(r);
+		return;
+	}
+	free(quota);
+	if ((after = read_one(r, &st_get, id)) == NULL) {
+		json_decref(before);
+		return;
+	}
+	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "project.update",
+	    before, after) != 0) {
+		json_decref(before);
+		json_decref(after);
+		return;
+	}
+	json_decref(before);
+	tenant_answer(r, 200, after);
+}
+
+static void
+delete_project(struct req *r)
+{
+	struct principal	 p;
+	struct tenant_ws	 ws;
+	const char		*id = http_param(r, "projectId");
+	const char		*params[2];
+	PGresult		*res;
+	json_t			*before;
+	long long		 children;
+
+	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
+		return;
+	/* Locked first: a child created meanwhile waits, then is seen. */
+	if ((before = read_one(r, &st_lock, id)) == NULL)
+		return;
+	params[0] = ws.id;
+	params[1] = id;
+	if ((res = db_exec(&r->app->db, &st_children, params)) == NULL) {
+		json_decref(before);
+		tenant_db_problem(r);
+		return;
+	}
+	children = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (children > 0) {
+		json_decref(before);
+		http_problemf(r, PROBLEM_CONFLICT, "the project still has %lld "
+		    "child project(s); delete or move them first", children);
+		tenant_end(r);
+		return;
+	}
+	params[0] = id;
+	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "project.delete",
+	    before, NULL) != 0 || tenant_run(r, &st_delete, params) != 0) {
+		json_decref(before);
+		return;
+	}
+	json_decref(before);
+	tenant_no_content(r);
+}
