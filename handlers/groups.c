@@ -56,13 +56,29 @@ static const struct db_stmt st_tree = { "groups_tree",
 static const struct db_stmt st_insert = { "groups_insert",
     "INSERT INTO groups (id, workspace_id, name, parent_id) "
     "VALUES ($1, $2, $3, $4)", 4 };
+/*
+ * Row locks, by what is about to happen: a delete keeps anything from
+ * joining or hanging under the group meanwhile (their foreign keys wait
+ * on FOR UPDATE); a move takes no more than it needs, so that the
+ * foreign-key check of a concurrent move towards this group does not
+ * wait on it while holding the hierarchy lock (0004_rbac.sql), which
+ * would be a deadlock.
+ */
 static const struct db_stmt st_lock = { "groups_lock",
     "SELECT " GROUP_COLS " FROM groups g "
     "WHERE g.workspace_id = $1 AND g.id = $2 FOR UPDATE", 2 };
+static const struct db_stmt st_lock_move = { "groups_lock_move",
+    "SELECT " GROUP_COLS " FROM groups g "
+    "WHERE g.workspace_id = $1 AND g.id = $2 FOR NO KEY UPDATE", 2 };
+static const struct db_stmt st_lock_share = { "groups_lock_share",
+    "SELECT " GROUP_COLS " FROM groups g "
+    "WHERE g.workspace_id = $1 AND g.id = $2 FOR KEY SHARE", 2 };
 static const struct db_stmt st_update = { "groups_update",
     "UPDATE groups SET name = coalesce($3, name), "
     "parent_id = CASE WHEN $4::boolean THEN $5 ELSE parent_id END "
     "WHERE workspace_id = $1 AND id = $2", 5 };
+static const struct db_stmt st_tree_lock = { "groups_tree_lock",
+    "SELECT hxb_tree_lock('groups', $1)", 1 };
 static const struct db_stmt st_in_use = { "groups_in_use",
     "SELECT (SELECT count(*) FROM groups c WHERE c.workspace_id = $1 "
     "AND c.parent_id = $2), (SELECT count(*) FROM group_memberships m "
@@ -205,18 +221,27 @@ read_one(struct req *r, const struct db_stmt *st, const char *const *params,
 }
 
 /*
- * A route about {groupId}: the workspace judged, the group locked (so
- * that nothing joins or hangs under it while it changes); the group as
- * JSON, or NULL (answered).
+ * A route about {groupId}: the workspace judged, the group locked with
+ * `lock` (above; st_tree_lock for a move: the hierarchy lock, then the
+ * row as for any change; NULL for any other change); the group as JSON,
+ * or NULL (answered).
  */
 static json_t *
 group_begin(struct req *r, struct principal *p, struct tenant_ws *ws,
-    const char **group)
+    const char **group, const struct db_stmt *lock)
 {
 	const char	*params[2];
 
 	if (tenant_ws_begin(r, p, "wsId", ID_WS, ws) != 0)
 		return NULL;
+	/* A move takes the hierarchy lock before any row lock. */
+	params[0] = ws->id;
+	if (lock == &st_tree_lock) {
+		if (tenant_run(r, &st_tree_lock, params) != 0)
+			return NULL;
+		lock = &st_lock_move;
+	} else if (lock == NULL)
+		lock = &st_lock_move;
 	*group = http_param(r, "groupId");
 	if (*group == NULL || !id_valid(*group, ID_GRP)) {
 		tenant_fail(r, PROBLEM_NOT_FOUND, "no such group");
@@ -225,7 +250,7 @@ group_begin(struct req *r, struct principal *p, struct tenant_ws *ws,
 	http_set_resource(r, "workspaces/%s/groups/%s", ws->id, *group);
 	params[0] = ws->id;
 	params[1] = *group;
-	return read_one(r, &st_lock, params, group_write, "group");
+	return read_one(r, lock, params, group_write, "group");
 }
 
 /*
@@ -415,11 +440,12 @@ patch_group(struct req *r)
 	json_t			*before, *after, *parent;
 	bool			 move;
 
-	if ((before = group_begin(r, &p, &ws, &group)) == NULL)
-		return;
 	/* parent_id: null moves the group to the top. */
 	parent = json_object_get(r->body_json, "parent_id");
 	move = parent != NULL;
+	if ((before = group_begin(r, &p, &ws, &group, move ? &st_tree_lock :
+	    NULL)) == NULL)
+		return;
 	if (!r->body.present[C_NAME] && !move) {
 		json_t *errors = json_array();
 
@@ -471,7 +497,7 @@ delete_group(struct req *r)
 	json_t			*before;
 	long long		 children, members;
 
-	if ((before = group_begin(r, &p, &ws, &group)) == NULL)
+	if ((before = group_begin(r, &p, &ws, &group, &st_lock)) == NULL)
 		return;
 	if (json_is_true(json_object_get(before, "builtin"))) {
 		json_decref(before);
@@ -518,7 +544,8 @@ add_member(struct req *r)
 	json_t			*group_o, *o;
 	int			 n;
 
-	if ((group_o = group_begin(r, &p, &ws, &group)) == NULL)
+	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share)) ==
+	    NULL)
 		return;
 	json_decref(group_o);
 	if (tenant_idem_begin(r, p.user_id) != 0) {
@@ -638,7 +665,8 @@ remove_member(struct req *r)
 	const char		*params[3];
 	json_t			*group_o, *before;
 
-	if ((group_o = group_begin(r, &p, &ws, &group)) == NULL)
+	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share)) ==
+	    NULL)
 		return;
 	json_decref(group_o);
 	if (user == NULL || !id_valid(user, ID_USR)) {

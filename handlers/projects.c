@@ -46,14 +46,25 @@ static const struct db_stmt st_insert = { "projects_insert",
     "INSERT INTO projects (id, workspace_id, name, display_name, "
     "parent_project_id, quota) VALUES ($1, $2, $3, $4, $5, "
     "coalesce($6::jsonb, '{}'))", 6 };
+/*
+ * A delete locks the project against new children (their foreign keys
+ * wait); a change takes no more than it needs, so that a concurrent
+ * move towards this project does not deadlock with it on the hierarchy
+ * lock (0004_rbac.sql).
+ */
 static const struct db_stmt st_lock = { "projects_lock",
     "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1 FOR UPDATE",
     1 };
+static const struct db_stmt st_lock_change = { "projects_lock_change",
+    "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1 "
+    "FOR NO KEY UPDATE", 1 };
 static const struct db_stmt st_update = { "projects_update",
     "UPDATE projects SET display_name = coalesce($2, display_name), "
     "parent_project_id = CASE WHEN $3::boolean THEN $4 "
     "ELSE parent_project_id END, quota = coalesce($5::jsonb, quota) "
     "WHERE id = $1", 5 };
+static const struct db_stmt st_tree_lock = { "projects_tree_lock",
+    "SELECT hxb_tree_lock('projects', $1)", 1 };
 static const struct db_stmt st_children = { "projects_children",
     "SELECT count(*) FROM projects WHERE workspace_id = $1 "
     "AND parent_project_id = $2", 2 };
@@ -193,7 +204,10 @@ plan_fits(struct req *r, const char *ws, const char *except,
 	    "quota");
 }
 
-/* A failed write: the parent is the body's fault (422), the rest not. */
+/*
+ * A failed write: a taken name is a conflict (409), a bad parent the
+ * body's fault (422).
+ */
 static void
 write_problem(struct req *r)
 {
@@ -201,8 +215,8 @@ write_problem(struct req *r)
 		tenant_field_problem(r, "HXC01", "parent_id", "would make the "
 		    "project its own ancestor");
 	else if (db_is_sqlstate(&r->app->db, "23505"))
-		tenant_field_problem(r, "23505", "name", "a project of that "
-		    "name (a namespace) exists in the workspace");
+		tenant_fail(r, PROBLEM_CONFLICT, "a project of that name (a "
+		    "namespace) exists in the workspace");
 	else
 		tenant_field_problem(r, "23503", "parent_id", "no such project "
 		    "in this workspace");
@@ -356,7 +370,9 @@ patch_project(struct req *r)
 		tenant_end(r);
 		return;
 	}
-	if (body_check(r) != 0 || (before = read_one(r, &st_lock, id)) ==
+	params[0] = ws.id;
+	if (body_check(r) != 0 || (move && tenant_run(r, &st_tree_lock,
+	    params) != 0) || (before = read_one(r, &st_lock_change, id)) ==
 	    NULL)
 		return;
 	if (r->body.present[F_QUOTA]) {

@@ -501,8 +501,11 @@ create_role(struct req *r)
 	params[4] = rules;
 	if (tenant_try(r, &st_role_insert, params) != 0) {
 		free(rules);
-		tenant_field_problem(r, "23505", "name", "the project has a "
-		    "role of that name");
+		if (db_is_sqlstate(&r->app->db, "23505"))
+			tenant_fail(r, PROBLEM_CONFLICT, "the project has a "
+			    "role of that name");
+		else
+			tenant_db_problem(r);
 		return;
 	}
 	free(rules);
@@ -622,8 +625,11 @@ patch_role(struct req *r)
 	if (tenant_try(r, &st_role_update, params) != 0) {
 		free(rules);
 		json_decref(before);
-		tenant_field_problem(r, "23505", "name", "the project has a "
-		    "role of that name");
+		if (db_is_sqlstate(&r->app->db, "23505"))
+			tenant_fail(r, PROBLEM_CONFLICT, "the project has a "
+			    "role of that name");
+		else
+			tenant_db_problem(r);
 		return;
 	}
 	free(rules);

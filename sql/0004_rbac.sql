@@ -78,11 +78,23 @@ CREATE INDEX cluster_role_assignments_ws_id_idx
 -- ---- hierarchies without loops ---------------------------------------------
 
 /*
+ * The lock under which a workspace's group (or project) hierarchy
+ * changes.  A handler that moves something takes it before it locks any
+ * row: the check below takes it too, but only after the row being
+ * updated is locked, and the foreign-key check of a concurrent move
+ * towards that row would then wait on it while holding this lock.
+ */
+CREATE FUNCTION hxb_tree_lock(tbl text, ws text) RETURNS void
+    LANGUAGE sql VOLATILE
+    RETURN pg_advisory_xact_lock(hashtextextended('tree ' || tbl || ' ' || ws, 7));
+GRANT EXECUTE ON FUNCTION hxb_tree_lock(text, text) TO hxb_app;
+
+/*
  * A group (or a project) may not become its own ancestor.  The check runs
- * under a per-workspace lock, so two moves that are each fine alone (A
- * under B, B under A) cannot both pass: the second waits for the first to
- * commit, then sees it (PL/pgSQL statements take a new snapshot in READ
- * COMMITTED).  SQLSTATE HXC01; the handlers answer 422.
+ * under the workspace's hierarchy lock, so two moves that are each fine
+ * alone (A under B, B under A) cannot both pass: the second waits for the
+ * first to commit, then sees it (PL/pgSQL statements take a new snapshot
+ * in READ COMMITTED).  SQLSTATE HXC01; the handlers answer 422.
  */
 CREATE FUNCTION hxb_no_cycle() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -97,8 +109,7 @@ BEGIN
     ELSE
         parent := NEW.parent_project_id;
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended(
-        'tree ' || TG_TABLE_NAME || ' ' || NEW.workspace_id, 7));
+    PERFORM hxb_tree_lock(TG_TABLE_NAME, NEW.workspace_id);
     IF TG_TABLE_NAME = 'groups' THEN
         WITH RECURSIVE up(id) AS (
             SELECT parent
