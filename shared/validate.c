@@ -119,6 +119,22 @@ check_range(const struct field *f, long long v, json_t *errors)
 	return 0;
 }
 
+/* The number of items of an array: said as such. */
+static int
+check_items(const struct field *f, size_t n, json_t *errors)
+{
+	if ((long long)n < f->min || (f->max != 0 && (long long)n > f->max)) {
+		if (f->max != 0)
+			validate_errorf(errors, f->name, "must be an array of "
+			    "%lld to %lld items", f->min, f->max);
+		else
+			validate_errorf(errors, f->name, "must be an array of "
+			    "at least %lld items", f->min);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 check_value(const struct field *f, int i, json_t *v, struct valid *out,
     json_t *errors)
@@ -169,7 +185,7 @@ check_value(const struct field *f, int i, json_t *v, struct valid *out,
 		out->real[i] = json_number_value(v);
 		return 0;
 	case FIELD_ARRAY:
-		return check_range(f, (long long)json_array_size(v), errors);
+		return check_items(f, json_array_size(v), errors);
 	default:
 		return 0;
 	}

@@ -1193,9 +1193,9 @@ static void
 test_array_items(void **state)
 {
 	expect_field_error(*state, "{\"name\":\"abc\",\"tags\":[]}", "tags",
-	    "must be from 1 to 3");
+	    "must be an array of 1 to 3 items");
 	expect_field_error(*state, "{\"name\":\"abc\",\"tags\":[1,2,3,4]}",
-	    "tags", "must be from 1 to 3");
+	    "tags", "must be an array of 1 to 3 items");
 	assert_int_equal(post_status(*state,
 	    "{\"name\":\"abc\",\"tags\":[\"x\"]}"), 201);
 }
@@ -1219,7 +1219,8 @@ test_many_errors(void **state)
 	assert_true(has_error(&resp, "name", "is required"));
 	assert_true(has_error(&resp, "count", "must be from 1 to 10"));
 	assert_true(has_error(&resp, "enabled", "must be a boolean"));
-	assert_true(has_error(&resp, "tags", "must be from 1 to 3"));
+	assert_true(has_error(&resp, "tags",
+	    "must be an array of 1 to 3 items"));
 	assert_true(has_error(&resp, "slug",
 	    "must be lowercase letters, digits and dashes"));
 	response_free(&resp);
