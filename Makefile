@@ -33,6 +33,7 @@ endif
 HANDLERS	:= $(basename $(notdir $(wildcard handlers/*.c)))
 JOBS		:= $(basename $(notdir $(wildcard jobs/*.c)))
 UNITS		:= $(basename $(notdir $(wildcard t/unit/*.c)))
+TOOLS		:= $(basename $(notdir $(wildcard t/tools/*.c)))
 LIB_SRC		:= $(wildcard shared/*.c)
 LIB_OBJ		:= $(LIB_SRC:%.c=$(B)/%.o)
 LIB		:= $(B)/libhxb.a
@@ -73,10 +74,16 @@ $(B)/t/unit/%: $(B)/t/unit/%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-# The test build: everything, plus the unit tests, with sanitizers.
+# Test tools (t/tools): programs the tests run, never installed.
+$(B)/t/tools/%: $(B)/t/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test build: everything, plus the unit tests and test tools, with
+# sanitizers.
 test-build:
 	$(MAKE) B=build/asan SAN=1 OPT="-O1 -g" all \
-	    $(UNITS:%=build/asan/t/unit/%)
+	    $(UNITS:%=build/asan/t/unit/%) $(TOOLS:%=build/asan/t/tools/%)
 
 deps:
 	@t/deps.sh

@@ -1352,7 +1352,10 @@ main(int argc, char **argv)
 	int		 rc;
 
 	memset(&st, 0, sizeof(st));
-	if ((rc = app_init(&app, "auth", argc, argv, NULL)) != 0) {
+	if ((rc = app_routes("auth", routes, sizeof(routes) /
+	    sizeof(routes[0]), argc, argv)) != 0)
+		return rc > 0 ? 0 : 2;
+	if ((rc = app_init(&app, "auth", argc, argv, app_route_flags)) != 0) {
 		app_fini(&app);
 		return rc > 0 ? 0 : 2;
 	}

@@ -237,7 +237,10 @@ main(int argc, char **argv)
 	struct app	 app;
 	int		 rc;
 
-	if ((rc = app_init(&app, "plans", argc, argv, NULL)) != 0) {
+	if ((rc = app_routes("plans", routes, sizeof(routes) /
+	    sizeof(routes[0]), argc, argv)) != 0)
+		return rc > 0 ? 0 : 2;
+	if ((rc = app_init(&app, "plans", argc, argv, app_route_flags)) != 0) {
 		app_fini(&app);
 		return rc > 0 ? 0 : 2;
 	}

@@ -225,6 +225,42 @@ accept_again(int rc)
 	    rc == -ECONNABORTED;
 }
 
+/*
+ * The route table as lines of "METHOD PATTERN PERMISSION ACTION", for the
+ * tests that hold docs/openapi.yaml and the authorization matrix to it.
+ */
+static void
+app_print_routes(const struct route *routes, size_t nroutes)
+{
+	size_t	 i;
+
+	for (i = 0; i < nroutes; i++)
+		printf("%s %s %s %s\n", http_method_name(routes[i].method),
+		    routes[i].pattern, authz_perm_name(routes[i].perm),
+		    routes[i].action);
+}
+
+const char *const app_route_flags[] = { "--routes", NULL };
+
+/* Every route names who may call it; a table that forgets one is a bug. */
+static int
+app_check_routes(const char *service, const struct route *routes,
+    size_t nroutes)
+{
+	size_t	 i;
+	int	 rc = 0;
+
+	for (i = 0; i < nroutes; i++)
+		if (routes[i].perm == PERM_UNSET ||
+		    (unsigned)routes[i].perm >= PERM__MAX) {
+			fprintf(stderr, "%s: route %s %s names no permission\n",
+			    service, http_method_name(routes[i].method),
+			    routes[i].pattern);
+			rc = -1;
+		}
+	return rc;
+}
+
 int
 app_serve(struct app *app, const struct route *routes, size_t nroutes)
 {
@@ -241,6 +277,8 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 				    SIGQUIT };
 	size_t			 i;
 
+	if (app_check_routes(app->service, routes, nroutes) != 0)
+		return 2;
 	if (FCGX_Init() != 0) {
 		log_error(&app->log, "FCGX_Init failed");
 		return 1;
@@ -361,56 +399,32 @@ app_serve(struct app *app, const struct route *routes, size_t nroutes)
 	return status;
 }
 
-/*
- * The route table as lines of "METHOD PATTERN PERMISSION ACTION", for the
- * tests that hold docs/openapi.yaml and the authorization matrix to it.
- */
-static void
-app_print_routes(const struct route *routes, size_t nroutes)
+int
+app_routes(const char *service, const struct route *routes, size_t nroutes,
+    int argc, char **argv)
 {
-	size_t	 i;
+	int	 i;
 
-	for (i = 0; i < nroutes; i++)
-		printf("%s %s %s %s\n", http_method_name(routes[i].method),
-		    routes[i].pattern, authz_perm_name(routes[i].perm),
-		    routes[i].action);
-}
-
-/* Every route names who may call it; a table that forgets one is a bug. */
-static int
-app_check_routes(const char *service, const struct route *routes,
-    size_t nroutes)
-{
-	size_t	 i;
-	int	 rc = 0;
-
-	for (i = 0; i < nroutes; i++)
-		if (routes[i].perm == PERM_UNSET ||
-		    (unsigned)routes[i].perm >= PERM__MAX) {
-			fprintf(stderr, "%s: route %s %s names no permission\n",
-			    service, http_method_name(routes[i].method),
-			    routes[i].pattern);
-			rc = -1;
+	if (app_check_routes(service, routes, nroutes) != 0)
+		return -1;
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--routes") == 0) {
+			app_print_routes(routes, nroutes);
+			return 1;
 		}
-	return rc;
+	return 0;
 }
 
 int
 app_main(const char *service, const struct route *routes, size_t nroutes,
     int argc, char **argv)
 {
-	static const char *const flags[] = { "--routes", NULL };
 	struct app	 app;
-	int		 i, rc, status;
+	int		 rc, status;
 
-	if (app_check_routes(service, routes, nroutes) != 0)
-		return 2;
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--routes") == 0) {
-			app_print_routes(routes, nroutes);
-			return 0;
-		}
-	rc = app_init(&app, service, argc, argv, flags);
+	if ((rc = app_routes(service, routes, nroutes, argc, argv)) != 0)
+		return rc > 0 ? 0 : 2;
+	rc = app_init(&app, service, argc, argv, app_route_flags);
 	if (rc != 0) {
 		app_fini(&app);
 		return rc > 0 ? 0 : 2;

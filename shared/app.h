@@ -58,8 +58,17 @@ void	 app_fini(struct app *);
 int	 app_serve(struct app *, const struct route *, size_t nroutes);
 
 /*
- * app_init() + app_serve() + app_fini(), for a handler's main(); exits 2
- * at once if a route names no permission.
+ * For a handler's main(), before app_init(): -1 (exit 2, said why) if a
+ * route names no permission, 1 if --routes asked for the table (printed;
+ * exit 0), else 0.  app_route_flags lets --routes through app_init().
+ */
+int	 app_routes(const char *service, const struct route *,
+	    size_t nroutes, int argc, char **argv);
+extern const char *const app_route_flags[];
+
+/*
+ * app_routes() + app_init() + app_serve() + app_fini(), for a handler's
+ * main().
  */
 int	 app_main(const char *service, const struct route *, size_t nroutes,
 	    int argc, char **argv);

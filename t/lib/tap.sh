@@ -64,7 +64,7 @@ skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ -n "${HXB_TEST_URL:-}" ] || skip_all "no test stack (run make test)"
 
 # http METHOD PATH [curl args...]: sets STATUS, HEADERS (lower-cased
-# names), BODY and CTYPE for the last response.
+# names), BODY and CTYPE for the last response, and records it (below).
 http() {
 	local method=$1 path=$2 hfile bfile
 	shift 2
@@ -74,7 +74,34 @@ http() {
 	HEADERS=$(tr -d '\r' <"$hfile" | sed 's/^\([^:]*\):/\L\1:/')
 	BODY=$(cat "$bfile")
 	CTYPE=$(printf '%s\n' "$HEADERS" | sed -n 's/^content-type: //p')
+	http_record "$method" "$path" "$bfile"
 	rm -f "$hfile" "$bfile"
+}
+
+# http_record METHOD PATH BODYFILE: append the last response to
+# $HXB_TEST_STACK/responses.jsonl as one JSON line, {method, path (no
+# query string), query, status, content_type, body (a string, at most
+# 256 KiB), truncated}, for t/docs/openapi.t to check against
+# docs/openapi.yaml.  Test files run concurrently append to the one file:
+# each line is a single write under an exclusive flock(1) of the file, so
+# lines never interleave.  Never changes what http() set, never fails.
+HTTP_RECORD_MAX=262144
+http_record() {
+	local out=${HXB_TEST_STACK:-}/responses.jsonl line trunc=false
+	local p=$2 q=
+	[ -n "${HXB_TEST_STACK:-}" ] && [ -d "$HXB_TEST_STACK" ] || return 0
+	case $p in *\?*) q=${p#*\?} p=${p%%\?*} ;; esac
+	if [ "$(stat -c %s "$3" 2>/dev/null || echo 0)" -gt "$HTTP_RECORD_MAX" ]; then
+		truncate -s "$HTTP_RECORD_MAX" "$3"
+		trunc=true
+	fi
+	line=$(jq -cn --arg m "$1" --arg p "$p" --arg q "$q" \
+	    --arg s "$STATUS" --arg ct "$CTYPE" --rawfile b "$3" \
+	    --argjson t "$trunc" '{method: $m, path: $p, query: $q,
+		status: ($s | tonumber? // 0), content_type: $ct, body: $b,
+		truncated: $t}' 2>/dev/null) || return 0
+	{ flock -x 9 && printf '%s\n' "$line" >&9; } 2>/dev/null 9>>"$out"
+	return 0
 }
 
 header() { printf '%s\n' "$HEADERS" | sed -n "s/^$1: //p" | head -n 1; }

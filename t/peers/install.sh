@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # t/peers/install.sh: install the test peers' node modules (oidc-provider,
-# jose) into t/peers/node_modules from the pinned package-lock.json.
+# jose) and the test tooling's (yaml, ajv, ajv-formats and
+# @seriousme/openapi-schema-validator, for t/peers/oas-check.mjs) into
+# t/peers/node_modules from the pinned package-lock.json.
 #
 # Usage: t/peers/install.sh            (no arguments; prints nothing on a
 #                                       no-op, npm's errors on failure)
@@ -18,8 +20,15 @@ cd "$here"
 stamp=node_modules/.hxb-lock-sha256
 want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
-    [ -d node_modules/oidc-provider ] && [ -d node_modules/jose ]; then
+present() {
+	local m
+	for m in oidc-provider jose yaml ajv ajv-formats \
+	    @seriousme/openapi-schema-validator; do
+		[ -d "node_modules/$m" ] || return 1
+	done
+}
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && present; then
 	exit 0
 fi
 
