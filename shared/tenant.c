@@ -25,6 +25,19 @@ const struct db_stmt tenant_st_org_role = { "tenant_org_role",
 static const struct db_stmt st_idem_lock = { "tenant_idem_lock",
     "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 7))", 2 };
 
+/*
+ * Idempotency records are kept for IDEM_TTL; an older one is forgotten
+ * when its key comes again.  They hold no key and no answer in clear:
+ * `key` is a digest of the client's key, `response` the answer sealed
+ * under a key derived from it (idem_seal_key()), so the table alone
+ * gives away no secret an answer carried (an invitation's token).
+ */
+#define IDEM_TTL	"24 hours"
+
+static const struct db_stmt st_idem_expire = { "tenant_idem_expire",
+    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
+    "AND created_at <= now() - interval '" IDEM_TTL "'", 2 };
+
 static const struct db_stmt st_idem_get = { "tenant_idem_get",
     "SELECT encode(request_hash, 'hex'), route, status, response "
     "FROM idempotency_keys WHERE user_id = $1 AND key = $2", 2 };
@@ -64,7 +77,9 @@ static const struct db_stmt st_outbox_sent = { "tenant_outbox_sent",
 struct idem {
 	bool		 active;
 	char		 user_id[AUTH_ID_MAX];
-	char		 key[IDEM_KEY_MAX + 1];
+	char		 key[IDEM_KEY_MAX + 1];		/* the client's */
+	char		 key_id[2 * CRYPTO_SHA256_LEN + 1];	/* stored */
+	unsigned char	 seal[CRYPTO_KEY_LEN];
 	char		 hash[2 * CRYPTO_SHA256_LEN + 1];
 };
 
@@ -589,6 +604,62 @@ idem_key_ok(const char *k)
 	return n >= 1 && n <= IDEM_KEY_MAX;
 }
 
+/*
+ * From the client's key: what the table stores in its place (the hex of
+ * HMAC-SHA256 keyed with it over "id" and the user), and the key that
+ * seals the answer (the same over "seal").  Keys are per user.
+ */
+static void
+idem_derive(void)
+{
+	struct buf	 b = BUF_INIT(0), hx = BUF_INIT(0);
+	unsigned char	 md[CRYPTO_SHA256_LEN];
+
+	buf_addstr(&b, "hxb idempotency id ");
+	buf_addstr(&b, idem.user_id);
+	crypto_hmac_sha256(idem.key, strlen(idem.key), b.data, b.len, md);
+	crypto_hex(&hx, md, sizeof(md));
+	snprintf(idem.key_id, sizeof(idem.key_id), "%s", buf_cstr(&hx));
+	buf_reset(&b);
+	buf_addstr(&b, "hxb idempotency seal ");
+	buf_addstr(&b, idem.user_id);
+	crypto_hmac_sha256(idem.key, strlen(idem.key), b.data, b.len,
+	    idem.seal);
+	buf_release(&b);
+	buf_release(&hx);
+}
+
+/* The answer sealed for the table, base64url; NULL-terminated in out. */
+static int
+idem_seal(const char *route, const char *body, struct buf *out)
+{
+	struct buf	 ct = BUF_INIT(0);
+	int		 rc = -1;
+
+	if (crypto_seal(idem.seal, route, strlen(route), body, strlen(body),
+	    &ct) == 0 && !ct.failed) {
+		b64url_encode(out, ct.data, ct.len);
+		rc = out->failed ? -1 : 0;
+	}
+	buf_release(&ct);
+	return rc;
+}
+
+/* The stored answer, opened; -1 if it does not open (tampered). */
+static int
+idem_open(const char *route, const char *stored, struct buf *out)
+{
+	unsigned char	*ct;
+	size_t		 n;
+	int		 rc;
+
+	if ((ct = b64url_decode(stored, strlen(stored), &n)) == NULL)
+		return -1;
+	rc = crypto_open(idem.seal, route, strlen(route), ct, n, out);
+	free(ct);
+	return rc == 0 && !out->failed ? 0 : -1;
+}
+
 int
 tenant_idem_begin(struct req *r, const char *user_id)
 {
@@ -611,13 +682,19 @@ tenant_idem_begin(struct req *r, const char *user_id)
 	}
 	snprintf(idem.user_id, sizeof(idem.user_id), "%s", user_id);
 	snprintf(idem.key, sizeof(idem.key), "%s", key);
+	idem_derive();
 	if (idem_hash(r, idem.hash) != 0) {
 		http_problem(r, PROBLEM_INTERNAL, "out of memory", NULL);
 		return -1;
 	}
 	params[0] = idem.user_id;
-	params[1] = idem.key;
+	params[1] = idem.key_id;
 	if ((res = db_exec(&r->app->db, &st_idem_lock, params)) == NULL) {
+		db_problem(r);
+		return -1;
+	}
+	PQclear(res);
+	if ((res = db_exec(&r->app->db, &st_idem_expire, params)) == NULL) {
 		db_problem(r);
 		return -1;
 	}
@@ -632,14 +709,15 @@ tenant_idem_begin(struct req *r, const char *user_id)
 		return 0;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), idem.hash) != 0 ||
-	    strcmp(PQgetvalue(res, 0, 1), r->route->action) != 0) {
+	    strcmp(PQgetvalue(res, 0, 1), r->route->action) != 0 ||
+	    idem_open(r->route->action, PQgetvalue(res, 0, 3), &body) != 0) {
 		PQclear(res);
+		buf_release(&body);
 		http_problem(r, PROBLEM_VALIDATION, "this Idempotency-Key was "
 		    "used for a different request", NULL);
 		return -1;
 	}
 	status = atoi(PQgetvalue(res, 0, 2));
-	buf_addstr(&body, PQgetvalue(res, 0, 3));
 	PQclear(res);
 	http_header(r, "Idempotent-Replayed", "true");
 	http_json_buf(r, status, &body);
@@ -725,20 +803,28 @@ outbox_publish(struct req *r)
 static int
 tenant_commit(struct req *r, int status, const char *body)
 {
+	struct buf	 sealed = BUF_INIT(0);
 	char		 code[8];
 	const char	*params[6];
 	PGresult	*res;
 
 	if (idem.active) {
+		if (idem_seal(r->route->action, body, &sealed) != 0) {
+			buf_release(&sealed);
+			tenant_fail(r, PROBLEM_INTERNAL, "could not keep the "
+			    "answer for the Idempotency-Key");
+			return -1;
+		}
 		snprintf(code, sizeof(code), "%d", status);
 		params[0] = idem.user_id;
-		params[1] = idem.key;
+		params[1] = idem.key_id;
 		params[2] = r->route->action;
 		params[3] = idem.hash;
 		params[4] = code;
-		params[5] = body;
-		if ((res = db_exec(&r->app->db, &st_idem_put, params)) ==
-		    NULL) {
+		params[5] = buf_cstr(&sealed);
+		res = db_exec(&r->app->db, &st_idem_put, params);
+		buf_release(&sealed);
+		if (res == NULL) {
 			tenant_db_problem(r);
 			return -1;
 		}

@@ -104,12 +104,26 @@ patch "$STR" "/api/v1/organizations/$ORG" '{"display_name":"pwned"}'
 is_problem 404 "patch by a stranger: 404"
 
 # --- invitations and members ------------------------------------------------------------
-post "$OWN" "/api/v1/organizations/$ORG/users" "{\"email\":\"mem$R@example.test\",\"role\":\"member\"}"
+post "$OWN" "/api/v1/organizations/$ORG/users" "{\"email\":\"mem$R@example.test\",\"role\":\"member\"}" \
+    -H "Idempotency-Key: inv-$R"
 is "$STATUS" 201 "invite: 201"
 TOK=$(jqb .token)
+first=$BODY
 like "$TOK" '^hxbinv_[A-Za-z0-9_-]{43}$' "invite: a single-use token"
 is "$(sql "SELECT count(*) FROM audit_log WHERE action = 'invitation.create' AND after::text LIKE '%$TOK%'")" 0 \
     "the token is not in the audit log"
+post "$OWN" "/api/v1/organizations/$ORG/users" "{\"email\":\"mem$R@example.test\",\"role\":\"member\"}" \
+    -H "Idempotency-Key: inv-$R"
+is "$BODY" "$first" "a replayed invitation: the identical answer, token included"
+is "$(sql "SELECT count(*) FROM idempotency_keys WHERE response LIKE '%hxbinv_%' OR key LIKE '%inv-$R%'")" 0 \
+    "the idempotency record holds neither the token nor the key in clear"
+sql "UPDATE idempotency_keys SET response = 'A' || response WHERE user_id = '$OWN_ID'" >/dev/null
+post "$OWN" "/api/v1/organizations/$ORG/users" "{\"email\":\"mem$R@example.test\",\"role\":\"member\"}" \
+    -H "Idempotency-Key: inv-$R"
+is_problem 422 "a record tampered with is never replayed"
+sql "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE user_id = '$OWN_ID'" >/dev/null
+post "$OWN" /api/v1/organizations "{\"name\":\"idem-$R\"}" -H "Idempotency-Key: key-$R"
+is_problem 409 "after a day a key is forgotten: the request runs again (the name is taken)"
 post "$OWN" "/api/v1/organizations/$ORG/users" "{\"email\":\"MEM$R@example.test\",\"role\":\"admin\"}"
 is_problem 409 "a second pending invitation for the address: 409"
 post "$OWN" "/api/v1/organizations/$ORG/users" '{"email":"x@example.test","role":"owner"}'
