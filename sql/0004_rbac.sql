@@ -184,6 +184,14 @@ END $$;
 
 -- ---- RBAC sync ----------------------------------------------------------------
 
+-- The transaction that wrote a row, exactly (subtransactions included;
+-- xmin would name a subtransaction): to know a workspace made by this
+-- very transaction, and the outbox rows it has to publish.
+ALTER TABLE workspaces
+    ADD COLUMN created_xact xid8 NOT NULL DEFAULT pg_current_xact_id();
+ALTER TABLE outbox
+    ADD COLUMN created_xact xid8 NOT NULL DEFAULT pg_current_xact_id();
+
 -- One pending RBAC-sync task per workspace: changes made before a worker
 -- takes it are all in the state it reads.
 CREATE UNIQUE INDEX tasks_rbac_sync_pending ON tasks (workspace_id)
@@ -210,7 +218,7 @@ DECLARE
 BEGIN
     SELECT w.organization_id INTO org FROM workspaces w
         WHERE w.id = ws AND w.status NOT IN ('deleting', 'deleted')
-        AND w.xmin <> pg_current_xact_id()::xid;
+        AND w.created_xact <> pg_current_xact_id();
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -283,7 +291,8 @@ CREATE FUNCTION hxb_outbox_mine() RETURNS TABLE (id bigint, subject text,
 AS $$
 BEGIN
     RETURN QUERY SELECT o.id, o.subject, o.payload::text FROM outbox o
-        WHERE o.published_at IS NULL AND o.xmin = pg_current_xact_id()::xid
+        WHERE o.published_at IS NULL
+        AND o.created_xact = pg_current_xact_id()
         ORDER BY o.id;
 END $$;
 REVOKE ALL ON FUNCTION hxb_outbox_mine() FROM PUBLIC;

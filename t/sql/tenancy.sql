@@ -52,7 +52,7 @@ INSERT INTO audit_log (organization_id, actor_id, action, resource) VALUES
 INSERT INTO outbox (organization_id, workspace_id, subject, payload) VALUES
     ('org-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'ws-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'hxb.workspace.create', '{}');
 INSERT INTO idempotency_keys (user_id, key, route, request_hash, status, response) VALUES
-    ('hxb-usr-0bbbbbbbbbbbbbbbbbbbbbbbbb', 'k1', 'create_org', sha256('x'), 201, '{}');
+    ('hxb-usr-0bbbbbbbbbbbbbbbbbbbbbbbbb', encode(sha256('k1'), 'hex'), 'create_org', sha256('x'), 201, 'sealed');
 
 -- The effective groups: direct ones and every ancestor.
 SELECT set_eq($$SELECT group_id FROM hxb_effective_groups('ws-0aaaaaaaaaaaaaaaaaaaaaaaaa', 'hxb-usr-0ccccccccccccccccccccccccc')$$,
