@@ -122,7 +122,8 @@ static const struct field org_patch_body[] = {
 	[ORG_NAME] = { "name", FIELD_STRING, false, false, 1, 63, DNS_LABEL,
 	    "a DNS label: lowercase letters, digits and '-', starting with "
 	    "a letter" },
-	[ORG_DISPLAY] = { "display_name", FIELD_STRING, false, false, 0, 200,
+	/* null, as on create: no display name. */
+	[ORG_DISPLAY] = { "display_name", FIELD_STRING, false, true, 0, 200,
 	    NULL, NULL },
 	{ NULL },
 };
@@ -321,7 +322,8 @@ patch_org(struct req *r)
 
 	if ((org = org_begin(r, &p, &role)) == NULL)
 		return;
-	if (!r->body.present[ORG_NAME] && !r->body.present[ORG_DISPLAY]) {
+	if (!r->body.present[ORG_NAME] && json_object_get(r->body_json,
+	    "display_name") == NULL) {
 		json_t *errors = json_array();
 
 		validate_error(errors, "", "give name or display_name");
@@ -334,8 +336,12 @@ patch_org(struct req *r)
 		return;
 	params[0] = org;
 	params[1] = r->body.present[ORG_NAME] ? r->body.str[ORG_NAME] : NULL;
-	params[2] = r->body.present[ORG_DISPLAY] ? r->body.str[ORG_DISPLAY] :
-	    NULL;
+	if (r->body.present[ORG_DISPLAY])
+		params[2] = r->body.str[ORG_DISPLAY];
+	else if (json_is_null(json_object_get(r->body_json, "display_name")))
+		params[2] = "";
+	else
+		params[2] = NULL;
 	if (tenant_run(r, &st_org_update, params) != 0 ||
 	    (after = org_read(r, org)) == NULL) {
 		json_decref(before);

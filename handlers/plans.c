@@ -140,9 +140,11 @@ catalog_get(struct req *r)
 		if (r->app->db.err == DB_ERR_QUERY)
 			http_problem(r, PROBLEM_INTERNAL, "the plan catalog "
 			    "could not be read", NULL);
-		else
+		else {
+			http_header(r, "Retry-After", "1");
 			http_problem(r, PROBLEM_UNAVAILABLE, "the database is "
 			    "not reachable; try again shortly", NULL);
+		}
 		return NULL;
 	}
 	PQclear(c->res);

@@ -98,6 +98,9 @@ is "$(jqb --arg o "$ORG" '[.items[] | select(.id == $o)] | length')" 0 "a strang
 patch "$OWN" "/api/v1/organizations/$ORG" '{"display_name":"Acme Inc."}'
 is "$STATUS" 200 "patch: 200"
 is "$(jqb .display_name)" "Acme Inc." "patch: changed"
+patch "$OWN" "/api/v1/organizations/$ORG" '{"display_name":null}'
+is "$(jqb .display_name)" "" "patch: null clears the display name, as on create"
+patch "$OWN" "/api/v1/organizations/$ORG" '{"display_name":"Acme Inc."}'
 patch "$OWN" "/api/v1/organizations/$ORG" '{}'
 is_problem 422 "patch: nothing to change: 422"
 patch "$STR" "/api/v1/organizations/$ORG" '{"display_name":"pwned"}'
@@ -198,7 +201,7 @@ is "$acts" "invitation.accept,invitation.create,member.remove,member.role,organi
     "every change is in the audit log"
 is "$(sql "SELECT count(*) FROM audit_log WHERE organization_id = '$ORG' AND (request_id = '' OR ip IS NULL OR actor_id IS NULL)")" 0 \
     "each with actor, request id and address"
-is "$(sql "SELECT (before->>'display_name') || '>' || (after->>'display_name') FROM audit_log WHERE organization_id = '$ORG' AND action = 'organization.update'")" \
-    "Acme>Acme Inc." "with before and after"
+is "$(sql "SELECT string_agg((before->>'display_name') || '>' || (after->>'display_name'), ',' ORDER BY id) FROM audit_log WHERE organization_id = '$ORG' AND action = 'organization.update'")" \
+    "Acme>Acme Inc.,Acme Inc.>,>Acme Inc." "with before and after"
 
 done_testing
