@@ -30,6 +30,7 @@
 #include "id.h"
 #include "jsonw.h"
 #include "page.h"
+#include "scope.h"
 #include "tenant.h"
 
 #define GROUP_NAME	"[A-Za-z][A-Za-z0-9_.-]{0,62}"
@@ -205,20 +206,9 @@ member_write(struct jsonw *w, const PGresult *res, int i)
 	jsonw_object_end(w);
 }
 
-/* One row of st as JSON (answered 404 "no such <what>" if none). */
-static json_t *
-read_one(struct req *r, const struct db_stmt *st, const char *const *params,
-    tenant_write_fn row, const char *what)
-{
-	PGresult	*res;
-	json_t		*o;
-
-	if ((res = tenant_one(r, st, params, what)) == NULL)
-		return NULL;
-	o = tenant_row_json(res, 0, row);
-	PQclear(res);
-	return o;
-}
+static const struct scope group_scope = { "wsId", ID_WS, "groupId", ID_GRP,
+    false, "group", "groups", &st_list, &st_get, &st_delete, "group.delete",
+    group_write };
 
 /*
  * A route about {groupId}: the workspace judged, the group locked with
@@ -250,7 +240,7 @@ group_begin(struct req *r, struct principal *p, struct tenant_ws *ws,
 	http_set_resource(r, "workspaces/%s/groups/%s", ws->id, *group);
 	params[0] = ws->id;
 	params[1] = *group;
-	return read_one(r, lock, params, group_write, "group");
+	return scope_one_json(r, lock, params, group_write, "group");
 }
 
 /*
@@ -267,28 +257,6 @@ write_problem(struct req *r)
 	else
 		tenant_field_problem(r, "23503", "parent_id", "no such group "
 		    "in this workspace");
-}
-
-/* Read the workspace and the listed thing in one round trip. */
-static int
-read_ws(struct req *r, struct principal *p, size_t n,
-    const struct db_stmt *const *st, const char *const *const *params,
-    PGresult **out)
-{
-	struct tenant_ws	 ws;
-	const char		*id = http_param(r, "wsId");
-	size_t			 i;
-
-	if (id == NULL || !id_valid(id, ID_WS))
-		return tenant_bad_id(r, p, "workspace");
-	http_set_resource(r, "workspaces/%s", id);
-	if (tenant_read(r, p, n, st, params, out) != 0)
-		return -1;
-	if (tenant_ws_of(r, out[0], "workspace", &ws) == 0)
-		return 0;
-	for (i = 0; i < n; i++)
-		PQclear(out[i]);
-	return -1;
 }
 
 /* ---- groups ----------------------------------------------------------- */
@@ -323,7 +291,7 @@ create_group(struct req *r)
 	}
 	params[1] = id;
 	params[0] = ws.id;
-	if ((o = read_one(r, &st_get, params, group_write, "group")) == NULL)
+	if ((o = scope_one_json(r, &st_get, params, group_write, "group")) == NULL)
 		return;
 	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "group.create", NULL,
 	    o) != 0) {
@@ -372,12 +340,10 @@ list_groups(struct req *r)
 	const char		*ws = http_param(r, "wsId");
 	bool			 as_tree = r->qv.present[L_VIEW] &&
 				    strcmp(r->qv.str[L_VIEW], "tree") == 0;
-	const struct db_stmt	*st[2] = { &tenant_st_ws,
-				    as_tree ? &st_tree : &st_list };
-	const char		*ws_p[1] = { ws };
+	const struct db_stmt	*st[1] = { as_tree ? &st_tree : &st_list };
 	const char		*list_p[3] = { ws, NULL, NULL };
-	const char *const	*params[2] = { ws_p, list_p };
-	PGresult		*out[2];
+	const char *const	*params[1] = { list_p };
+	PGresult		*out[1];
 
 	if (page_read(r, 50, &pg) != 0)
 		return;
@@ -391,44 +357,23 @@ list_groups(struct req *r)
 	}
 	list_p[1] = pg.after;
 	list_p[2] = pg.limit_str;
-	if (read_ws(r, &p, 2, st, params, out) != 0)
+	if (scope_read(r, &p, "wsId", ID_WS, NULL, ID_GRP, false, NULL, 1, st,
+	    params, out) != 0)
 		return;
 	if (!as_tree)
-		tenant_send_page(r, &pg, out[1], group_write);
-	else if (PQntuples(out[1]) > TREE_MAX)
+		tenant_send_page(r, &pg, out[0], group_write);
+	else if (PQntuples(out[0]) > TREE_MAX)
 		http_problemf(r, PROBLEM_INVALID_QUERY, "the workspace has more "
 		    "than %d groups: page the flat list instead", TREE_MAX);
 	else
-		http_json(r, 200, tree(out[1]));
+		http_json(r, 200, tree(out[0]));
 	PQclear(out[0]);
-	PQclear(out[1]);
 }
 
 static void
 get_group(struct req *r)
 {
-	struct principal	 p;
-	const char		*ws = http_param(r, "wsId");
-	const char		*group = http_param(r, "groupId");
-	const struct db_stmt	*st[2] = { &tenant_st_ws, &st_get };
-	const char		*ws_p[1] = { ws };
-	const char		*get_p[2] = { ws, group };
-	const char *const	*params[2] = { ws_p, get_p };
-	PGresult		*out[2];
-
-	if (group == NULL || !id_valid(group, ID_GRP)) {
-		tenant_bad_id(r, &p, "group");
-		return;
-	}
-	if (read_ws(r, &p, 2, st, params, out) != 0)
-		return;
-	http_set_resource(r, "workspaces/%s/groups/%s", ws, group);
-	if (PQntuples(out[1]) == 1)
-		tenant_send_row(r, 200, out[1], 0, group_write);
-	else
-		http_problem(r, PROBLEM_NOT_FOUND, "no such group", NULL);
-	PQclear(out[0]);
-	PQclear(out[1]);
+	scope_get(r, &group_scope);
 }
 
 static void
@@ -472,7 +417,7 @@ patch_group(struct req *r)
 		write_problem(r);
 		return;
 	}
-	if ((after = read_one(r, &st_get, params, group_write, "group")) ==
+	if ((after = scope_one_json(r, &st_get, params, group_write, "group")) ==
 	    NULL) {
 		json_decref(before);
 		return;
@@ -583,7 +528,7 @@ add_member(struct req *r)
 			tenant_db_problem(r);
 		return;
 	}
-	if ((o = read_one(r, &st_member_get, params, member_write,
+	if ((o = scope_one_json(r, &st_member_get, params, member_write,
 	    "member")) == NULL)
 		return;
 	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "group.member.add",
@@ -601,31 +546,25 @@ list_members(struct req *r)
 	struct page		 pg;
 	const char		*ws = http_param(r, "wsId");
 	const char		*group = http_param(r, "groupId");
-	const struct db_stmt	*st[3] = { &tenant_st_ws, &st_get,
-				    &st_members };
-	const char		*ws_p[1] = { ws };
+	const struct db_stmt	*st[2] = { &st_get, &st_members };
 	const char		*get_p[2] = { ws, group };
 	const char		*list_p[4] = { ws, group, NULL, NULL };
-	const char *const	*params[3] = { ws_p, get_p, list_p };
-	PGresult		*out[3];
+	const char *const	*params[2] = { get_p, list_p };
+	PGresult		*out[2];
 
 	if (page_read(r, 50, &pg) != 0)
 		return;
-	if (group == NULL || !id_valid(group, ID_GRP)) {
-		tenant_bad_id(r, &p, "group");
-		return;
-	}
 	list_p[2] = pg.after;
 	list_p[3] = pg.limit_str;
-	if (read_ws(r, &p, 3, st, params, out) != 0)
+	if (scope_read(r, &p, "wsId", ID_WS, group, ID_GRP, false, "group", 2,
+	    st, params, out) != 0)
 		return;
-	if (PQntuples(out[1]) == 1)
-		tenant_send_page(r, &pg, out[2], member_write);
+	if (PQntuples(out[0]) == 1)
+		tenant_send_page(r, &pg, out[1], member_write);
 	else
 		http_problem(r, PROBLEM_NOT_FOUND, "no such group", NULL);
 	PQclear(out[0]);
 	PQclear(out[1]);
-	PQclear(out[2]);
 }
 
 static void
@@ -635,25 +574,23 @@ get_member(struct req *r)
 	const char		*ws = http_param(r, "wsId");
 	const char		*group = http_param(r, "groupId");
 	const char		*user = http_param(r, "userId");
-	const struct db_stmt	*st[2] = { &tenant_st_ws, &st_member_get };
-	const char		*ws_p[1] = { ws };
+	const struct db_stmt	*st[1] = { &st_member_get };
 	const char		*get_p[3] = { ws, group, user };
-	const char *const	*params[2] = { ws_p, get_p };
-	PGresult		*out[2];
+	const char *const	*params[1] = { get_p };
+	PGresult		*out[1];
 
-	if (group == NULL || !id_valid(group, ID_GRP) || user == NULL ||
-	    !id_valid(user, ID_USR)) {
-		tenant_bad_id(r, &p, "member");
+	if (group == NULL || !id_valid(group, ID_GRP)) {
+		tenant_bad_id(r, &p, "group");
 		return;
 	}
-	if (read_ws(r, &p, 2, st, params, out) != 0)
+	if (scope_read(r, &p, "wsId", ID_WS, user, ID_USR, false, "member", 1,
+	    st, params, out) != 0)
 		return;
-	if (PQntuples(out[1]) == 1)
-		tenant_send_row(r, 200, out[1], 0, member_write);
+	if (PQntuples(out[0]) == 1)
+		tenant_send_row(r, 200, out[0], 0, member_write);
 	else
 		http_problem(r, PROBLEM_NOT_FOUND, "no such member", NULL);
 	PQclear(out[0]);
-	PQclear(out[1]);
 }
 
 static void
@@ -678,7 +615,7 @@ remove_member(struct req *r)
 	params[0] = ws.id;
 	params[1] = group;
 	params[2] = user;
-	if ((before = read_one(r, &st_member_get, params, member_write,
+	if ((before = scope_one_json(r, &st_member_get, params, member_write,
 	    "member")) == NULL)
 		return;
 	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,

@@ -26,6 +26,7 @@
 #include "jsonw.h"
 #include "page.h"
 #include "quota.h"
+#include "scope.h"
 #include "tenant.h"
 
 #define NS_NAME		"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -140,19 +141,13 @@ project_write(struct jsonw *w, const PGresult *res, int i)
 	jsonw_object_end(w);
 }
 
-/* One row of st as JSON (answered 404 "no such project" if none). */
+/* The project as JSON through st (404 "no such project" if none). */
 static json_t *
 read_one(struct req *r, const struct db_stmt *st, const char *id)
 {
 	const char	*params[1] = { id };
-	PGresult	*res;
-	json_t		*o;
 
-	if ((res = tenant_one(r, st, params, "project")) == NULL)
-		return NULL;
-	o = tenant_row_json(res, 0, project_write);
-	PQclear(res);
-	return o;
+	return scope_one_json(r, st, params, project_write, "project");
 }
 
 /*
@@ -278,31 +273,11 @@ create_project(struct req *r)
 static void
 list_projects(struct req *r)
 {
-	struct principal	 p;
-	struct page		 pg;
-	struct tenant_ws	 ws;
-	const char		*id = http_param(r, "wsId");
-	const struct db_stmt	*st[2] = { &tenant_st_ws, &st_list };
-	const char		*ws_p[1] = { id };
-	const char		*list_p[3] = { id, NULL, NULL };
-	const char *const	*params[2] = { ws_p, list_p };
-	PGresult		*out[2];
+	static const struct scope projects = { "wsId", ID_WS, NULL, ID_PRJ,
+	    false, "project", "projects", &st_list, NULL, NULL, NULL,
+	    project_write };
 
-	if (page_read(r, 50, &pg) != 0)
-		return;
-	if (id == NULL || !id_valid(id, ID_WS)) {
-		tenant_bad_id(r, &p, "workspace");
-		return;
-	}
-	http_set_resource(r, "workspaces/%s", id);
-	list_p[1] = pg.after;
-	list_p[2] = pg.limit_str;
-	if (tenant_read(r, &p, 2, st, params, out) != 0)
-		return;
-	if (tenant_ws_of(r, out[0], "workspace", &ws) == 0)
-		tenant_send_page(r, &pg, out[1], project_write);
-	PQclear(out[0]);
-	PQclear(out[1]);
+	scope_list(r, &projects);
 }
 
 static void

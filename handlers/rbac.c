@@ -34,6 +34,7 @@
 #include "jsonw.h"
 #include "page.h"
 #include "rbac.h"
+#include "scope.h"
 #include "tenant.h"
 
 #define DNS_LABEL	"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -251,84 +252,18 @@ ra_write(struct jsonw *w, const PGresult *res, int i)
 	jsonw_object_end(w);
 }
 
-/* ---- helpers ---------------------------------------------------------- */
+/* ---- the scopes ------------------------------------------------------- */
 
-/* One row of st as JSON (answered 404 "no such <what>" if none). */
-static json_t *
-read_one(struct req *r, const struct db_stmt *st, const char *const *params,
-    tenant_write_fn row, const char *what)
-{
-	PGresult	*res;
-	json_t		*o;
-
-	if ((res = tenant_one(r, st, params, what)) == NULL)
-		return NULL;
-	o = tenant_row_json(res, 0, row);
-	PQclear(res);
-	return o;
-}
-
-/*
- * A read about the workspace (ID_WS) or project (ID_PRJ) named by path
- * parameter `param`, and st2 with params2 in the same round trip: 0 with
- * the second result in *out (caller PQclear()s), or -1 (answered).
- * `sub` is the second path id (NULL if none), of kind `sub_kind`, or a
- * preset role name where presets_ok.
- */
-static int
-read_scoped(struct req *r, struct principal *p, const char *param,
-    enum id_kind kind, const char *sub, enum id_kind sub_kind,
-    bool presets_ok, const char *sub_what, const struct db_stmt *st2,
-    const char *const *params2, PGresult **out)
-{
-	struct tenant_ws	 ws;
-	const char		*id = http_param(r, param);
-	const char		*what = kind == ID_PRJ ? "project" : "workspace";
-	const struct db_stmt	*st[2] = { kind == ID_PRJ ?
-				    &tenant_st_project : &tenant_st_ws, st2 };
-	const char		*id_p[1] = { id };
-	const char *const	*params[2] = { id_p, params2 };
-	PGresult		*res[2];
-
-	if (id == NULL || !id_valid(id, kind))
-		return tenant_bad_id(r, p, what);
-	if (sub != NULL && !id_valid(sub, sub_kind) &&
-	    !(presets_ok && rbac_is_preset(sub)))
-		return tenant_bad_id(r, p, sub_what);
-	http_set_resource(r, "%ss/%s", what, id);
-	if (tenant_read(r, p, 2, st, params, res) != 0)
-		return -1;
-	if (tenant_ws_of(r, res[0], what, &ws) != 0) {
-		PQclear(res[0]);
-		PQclear(res[1]);
-		return -1;
-	}
-	PQclear(res[0]);
-	*out = res[1];
-	return 0;
-}
-
-/* A second path id that cannot exist: 404 in the open transaction. */
-static int
-sub_id(struct req *r, const char *id, enum id_kind kind, const char *what)
-{
-	if (id != NULL && id_valid(id, kind))
-		return 0;
-	http_problemf(r, PROBLEM_NOT_FOUND, "no such %s", what);
-	tenant_end(r);
-	return -1;
-}
-
-/* 422 on one field, in the open transaction. */
-static void
-field_fail(struct req *r, const char *field, const char *message)
-{
-	json_t	*errors = json_array();
-
-	validate_error(errors, field, message);
-	http_problem(r, PROBLEM_VALIDATION, message, errors);
-	tenant_end(r);
-}
+static const struct scope cra_scope = { "wsId", ID_WS, "id", ID_CRA, false,
+    "cluster role assignment", "clusterroleassignments", &st_cra_list,
+    &st_cra_get, &st_cra_delete, "cluster_role_assignment.delete",
+    cra_write };
+static const struct scope role_scope = { "projectId", ID_PRJ, "roleId",
+    ID_ROLE, true, "role", "roles", &st_role_list, &st_role_get, NULL,
+    NULL, role_write };
+static const struct scope ra_scope = { "projectId", ID_PRJ, "id", ID_RA,
+    false, "role assignment", "roleassignments", &st_ra_list, &st_ra_get,
+    &st_ra_delete, "role_assignment.delete", ra_write };
 
 /* ---- cluster-role assignments ----------------------------------------- */
 
@@ -368,7 +303,7 @@ create_cra(struct req *r)
 	}
 	params[0] = ws.id;
 	params[1] = id;
-	if ((o = read_one(r, &st_cra_get, params, cra_write,
+	if ((o = scope_one_json(r, &st_cra_get, params, cra_write,
 	    "cluster role assignment")) == NULL)
 		return;
 	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,
@@ -382,68 +317,19 @@ create_cra(struct req *r)
 static void
 list_cra(struct req *r)
 {
-	struct principal	 p;
-	struct page		 pg;
-	const char		*ws = http_param(r, "wsId");
-	const char		*list_p[3] = { ws, NULL, NULL };
-	PGresult		*res;
-
-	if (page_read(r, 50, &pg) != 0)
-		return;
-	list_p[1] = pg.after;
-	list_p[2] = pg.limit_str;
-	if (read_scoped(r, &p, "wsId", ID_WS, NULL, ID_CRA, false, NULL,
-	    &st_cra_list, list_p, &res) != 0)
-		return;
-	tenant_send_page(r, &pg, res, cra_write);
-	PQclear(res);
+	scope_list(r, &cra_scope);
 }
 
 static void
 get_cra(struct req *r)
 {
-	struct principal	 p;
-	const char		*id = http_param(r, "id");
-	const char		*get_p[2] = { http_param(r, "wsId"), id };
-	PGresult		*res;
-
-	if (read_scoped(r, &p, "wsId", ID_WS, id, ID_CRA, false,
-	    "cluster role assignment", &st_cra_get, get_p, &res) != 0)
-		return;
-	if (PQntuples(res) == 1)
-		tenant_send_row(r, 200, res, 0, cra_write);
-	else
-		http_problem(r, PROBLEM_NOT_FOUND, "no such cluster role "
-		    "assignment", NULL);
-	PQclear(res);
+	scope_get(r, &cra_scope);
 }
 
 static void
 delete_cra(struct req *r)
 {
-	struct principal	 p;
-	struct tenant_ws	 ws;
-	const char		*id = http_param(r, "id"), *params[2];
-	json_t			*before;
-
-	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0 ||
-	    sub_id(r, id, ID_CRA, "cluster role assignment") != 0)
-		return;
-	http_set_resource(r, "workspaces/%s/clusterroleassignments/%s",
-	    ws.id, id);
-	params[0] = ws.id;
-	params[1] = id;
-	if ((before = read_one(r, &st_cra_get, params, cra_write,
-	    "cluster role assignment")) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,
-	    "cluster_role_assignment.delete", before, NULL) != 0 ||
-	    tenant_run(r, &st_cra_delete, params) != 0) {
-		json_decref(before);
-		return;
-	}
-	json_decref(before);
-	tenant_no_content(r);
+	scope_delete(r, &cra_scope);
 }
 
 /* ---- roles ------------------------------------------------------------ */
@@ -511,7 +397,7 @@ create_role(struct req *r)
 	free(rules);
 	params[0] = project;
 	params[1] = id;
-	if ((o = read_one(r, &st_role_get, params, role_write, "role")) ==
+	if ((o = scope_one_json(r, &st_role_get, params, role_write, "role")) ==
 	    NULL)
 		return;
 	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "role.create", NULL,
@@ -525,39 +411,13 @@ create_role(struct req *r)
 static void
 list_roles(struct req *r)
 {
-	struct principal	 p;
-	struct page		 pg;
-	const char		*list_p[3] = { http_param(r, "projectId"),
-				    NULL, NULL };
-	PGresult		*res;
-
-	if (page_read(r, 50, &pg) != 0)
-		return;
-	list_p[1] = pg.after;
-	list_p[2] = pg.limit_str;
-	if (read_scoped(r, &p, "projectId", ID_PRJ, NULL, ID_ROLE, false,
-	    NULL, &st_role_list, list_p, &res) != 0)
-		return;
-	tenant_send_page(r, &pg, res, role_write);
-	PQclear(res);
+	scope_list(r, &role_scope);
 }
 
 static void
 get_role(struct req *r)
 {
-	struct principal	 p;
-	const char		*id = http_param(r, "roleId");
-	const char		*get_p[2] = { http_param(r, "projectId"), id };
-	PGresult		*res;
-
-	if (read_scoped(r, &p, "projectId", ID_PRJ, id, ID_ROLE, true,
-	    "role", &st_role_get, get_p, &res) != 0)
-		return;
-	if (PQntuples(res) == 1)
-		tenant_send_row(r, 200, res, 0, role_write);
-	else
-		http_problem(r, PROBLEM_NOT_FOUND, "no such role", NULL);
-	PQclear(res);
+	scope_get(r, &role_scope);
 }
 
 /*
@@ -581,7 +441,7 @@ role_begin(struct req *r, struct principal *p, struct tenant_ws *ws,
 		    "preset roles: they never change");
 		return NULL;
 	}
-	if (sub_id(r, *role, ID_ROLE, "role") != 0)
+	if (scope_sub_id(r, *role, ID_ROLE, "role") != 0)
 		return NULL;
 	http_set_resource(r, "projects/%s/roles/%s", *project, *role);
 	params[0] = *project;
@@ -589,7 +449,7 @@ role_begin(struct req *r, struct principal *p, struct tenant_ws *ws,
 	if ((res = tenant_one(r, &st_role_lock, params, "role")) == NULL)
 		return NULL;
 	PQclear(res);
-	return read_one(r, &st_role_get, params, role_write, "role");
+	return scope_one_json(r, &st_role_get, params, role_write, "role");
 }
 
 static void
@@ -605,7 +465,7 @@ patch_role(struct req *r)
 		return;
 	if (!r->body.present[R_NAME] && !r->body.present[R_RULES]) {
 		json_decref(before);
-		field_fail(r, "", "give name or rules");
+		scope_field_fail(r, "", "give name or rules");
 		return;
 	}
 	if (role_check(r) != 0) {
@@ -633,7 +493,7 @@ patch_role(struct req *r)
 		return;
 	}
 	free(rules);
-	if ((after = read_one(r, &st_role_get, params, role_write, "role")) ==
+	if ((after = scope_one_json(r, &st_role_get, params, role_write, "role")) ==
 	    NULL) {
 		json_decref(before);
 		return;
@@ -733,12 +593,12 @@ create_ra(struct req *r)
 	n = atoi(PQcmdTuples(res));
 	PQclear(res);
 	if (n != 1) {
-		field_fail(r, "role", "no such role in this project");
+		scope_field_fail(r, "role", "no such role in this project");
 		return;
 	}
 	params[0] = project;
 	params[1] = id;
-	if ((o = read_one(r, &st_ra_get, params, ra_write,
+	if ((o = scope_one_json(r, &st_ra_get, params, ra_write,
 	    "role assignment")) == NULL)
 		return;
 	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,
@@ -752,66 +612,17 @@ create_ra(struct req *r)
 static void
 list_ra(struct req *r)
 {
-	struct principal	 p;
-	struct page		 pg;
-	const char		*list_p[3] = { http_param(r, "projectId"),
-				    NULL, NULL };
-	PGresult		*res;
-
-	if (page_read(r, 50, &pg) != 0)
-		return;
-	list_p[1] = pg.after;
-	list_p[2] = pg.limit_str;
-	if (read_scoped(r, &p, "projectId", ID_PRJ, NULL, ID_RA, false, NULL,
-	    &st_ra_list, list_p, &res) != 0)
-		return;
-	tenant_send_page(r, &pg, res, ra_write);
-	PQclear(res);
+	scope_list(r, &ra_scope);
 }
 
 static void
 get_ra(struct req *r)
 {
-	struct principal	 p;
-	const char		*id = http_param(r, "id");
-	const char		*get_p[2] = { http_param(r, "projectId"), id };
-	PGresult		*res;
-
-	if (read_scoped(r, &p, "projectId", ID_PRJ, id, ID_RA, false,
-	    "role assignment", &st_ra_get, get_p, &res) != 0)
-		return;
-	if (PQntuples(res) == 1)
-		tenant_send_row(r, 200, res, 0, ra_write);
-	else
-		http_problem(r, PROBLEM_NOT_FOUND, "no such role assignment",
-		    NULL);
-	PQclear(res);
+	scope_get(r, &ra_scope);
 }
 
 static void
 delete_ra(struct req *r)
 {
-	struct principal	 p;
-	struct tenant_ws	 ws;
-	const char		*project = http_param(r, "projectId");
-	const char		*id = http_param(r, "id"), *params[2];
-	json_t			*before;
-
-	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0 ||
-	    sub_id(r, id, ID_RA, "role assignment") != 0)
-		return;
-	http_set_resource(r, "projects/%s/roleassignments/%s", project, id);
-	params[0] = project;
-	params[1] = id;
-	if ((before = read_one(r, &st_ra_get, params, ra_write,
-	    "role assignment")) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,
-	    "role_assignment.delete", before, NULL) != 0 ||
-	    tenant_run(r, &st_ra_delete, params) != 0) {
-		json_decref(before);
-		return;
-	}
-	json_decref(before);
-	tenant_no_content(r);
+	scope_delete(r, &ra_scope);
 }

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "page.h"
 #include "quota.h"
+#include "scope.h"
 #include "tenant.h"
 
 #define DNS_LABEL	"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
@@ -156,33 +157,6 @@ task_write(struct jsonw *w, const PGresult *res, int i)
 	jsonw_object_end(w);
 }
 
-static json_t *
-ws_json(const PGresult *res, int i)
-{
-	return tenant_row_json(res, i, ws_write);
-}
-
-static json_t *
-task_json(const PGresult *res, int i)
-{
-	return tenant_row_json(res, i, task_write);
-}
-
-/* One row of a statement as JSON, or NULL (answered 404 `what`). */
-static json_t *
-read_one(struct req *r, const struct db_stmt *st, const char *const *params,
-    json_t *(*row)(const PGresult *, int), const char *what)
-{
-	PGresult	*res;
-	json_t		*o;
-
-	if ((res = tenant_one(r, st, params, what)) == NULL)
-		return NULL;
-	o = row(res, 0);
-	PQclear(res);
-	return o;
-}
-
 /* Authenticated, in the transaction, with {orgId} (and {wsId}) valid. */
 static const char *
 org_begin(struct req *r, struct principal *p, const char **ws)
@@ -218,11 +192,11 @@ accepted(struct req *r, const char *ws, const char *org, const char *task)
 	const char	*params[2] = { ws, org };
 	json_t		*o, *t;
 
-	if ((o = read_one(r, &st_ws_get, params, ws_json,
+	if ((o = scope_one_json(r, &st_ws_get, params, ws_write,
 	    "no such workspace")) == NULL)
 		return NULL;
 	params[0] = task;
-	if ((t = read_one(r, &st_task_get, params, task_json,
+	if ((t = scope_one_json(r, &st_task_get, params, task_write,
 	    "no such task")) == NULL) {
 		json_decref(o);
 		return NULL;
