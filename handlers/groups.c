@@ -268,7 +268,6 @@ create_group(struct req *r)
 	struct tenant_ws	 ws;
 	char			 id[ID_BUFSZ];
 	const char		*params[4];
-	json_t			*o;
 
 	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
 		return;
@@ -291,14 +290,8 @@ create_group(struct req *r)
 	}
 	params[1] = id;
 	params[0] = ws.id;
-	if ((o = scope_one_json(r, &st_get, params, group_write, "group")) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "group.create", NULL,
-	    o) != 0) {
-		json_decref(o);
-		return;
-	}
-	tenant_answer(r, 201, o);
+	scope_done(r, &ws, p.user_id, "group.create", NULL, &st_get, params,
+	    group_write, "group", 201);
 }
 
 /*
@@ -382,7 +375,7 @@ patch_group(struct req *r)
 	struct principal	 p;
 	struct tenant_ws	 ws;
 	const char		*group, *params[5];
-	json_t			*before, *after, *parent;
+	json_t			*before, *parent;
 	bool			 move;
 
 	/* parent_id: null moves the group to the top. */
@@ -417,19 +410,8 @@ patch_group(struct req *r)
 		write_problem(r);
 		return;
 	}
-	if ((after = scope_one_json(r, &st_get, params, group_write, "group")) ==
-	    NULL) {
-		json_decref(before);
-		return;
-	}
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "group.update",
-	    before, after) != 0) {
-		json_decref(before);
-		json_decref(after);
-		return;
-	}
-	json_decref(before);
-	tenant_answer(r, 200, after);
+	scope_done(r, &ws, p.user_id, "group.update", before, &st_get, params,
+	    group_write, "group", 200);
 }
 
 static void
@@ -486,7 +468,7 @@ add_member(struct req *r)
 	struct tenant_ws	 ws;
 	const char		*group, *user = r->body.str[0], *params[3];
 	PGresult		*res;
-	json_t			*group_o, *o;
+	json_t			*group_o;
 	int			 n;
 
 	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share)) ==
@@ -528,15 +510,8 @@ add_member(struct req *r)
 			tenant_db_problem(r);
 		return;
 	}
-	if ((o = scope_one_json(r, &st_member_get, params, member_write,
-	    "member")) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "group.member.add",
-	    NULL, o) != 0) {
-		json_decref(o);
-		return;
-	}
-	tenant_answer(r, 201, o);
+	scope_done(r, &ws, p.user_id, "group.member.add", NULL, &st_member_get,
+	    params, member_write, "member", 201);
 }
 
 static void

@@ -227,7 +227,6 @@ create_project(struct req *r)
 	char			 id[ID_BUFSZ];
 	const char		*params[6];
 	char			*quota = NULL;
-	json_t			*o;
 
 	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
 		return;
@@ -260,14 +259,8 @@ create_project(struct req *r)
 		return;
 	}
 	free(quota);
-	if ((o = read_one(r, &st_get, id)) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "project.create",
-	    NULL, o) != 0) {
-		json_decref(o);
-		return;
-	}
-	tenant_answer(r, 201, o);
+	scope_done(r, &ws, p.user_id, "project.create", NULL, &st_get, params,
+	    project_write, "project", 201);
 }
 
 static void
@@ -317,7 +310,7 @@ patch_project(struct req *r)
 	const char		*id = http_param(r, "projectId");
 	const char		*params[5];
 	char			*quota = NULL;
-	json_t			*before, *after;
+	json_t			*before;
 	bool			 move;
 
 	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
@@ -375,18 +368,8 @@ patch_project(struct req *r)
 		return;
 	}
 	free(quota);
-	if ((after = read_one(r, &st_get, id)) == NULL) {
-		json_decref(before);
-		return;
-	}
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "project.update",
-	    before, after) != 0) {
-		json_decref(before);
-		json_decref(after);
-		return;
-	}
-	json_decref(before);
-	tenant_answer(r, 200, after);
+	scope_done(r, &ws, p.user_id, "project.update", before, &st_get,
+	    params, project_write, "project", 200);
 }
 
 static void

@@ -274,7 +274,6 @@ create_cra(struct req *r)
 	struct tenant_ws	 ws;
 	char			 id[ID_BUFSZ];
 	const char		*params[4];
-	json_t			*o;
 
 	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
 		return;
@@ -303,15 +302,8 @@ create_cra(struct req *r)
 	}
 	params[0] = ws.id;
 	params[1] = id;
-	if ((o = scope_one_json(r, &st_cra_get, params, cra_write,
-	    "cluster role assignment")) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,
-	    "cluster_role_assignment.create", NULL, o) != 0) {
-		json_decref(o);
-		return;
-	}
-	tenant_answer(r, 201, o);
+	scope_done(r, &ws, p.user_id, "cluster_role_assignment.create", NULL,
+	    &st_cra_get, params, cra_write, "cluster role assignment", 201);
 }
 
 static void
@@ -363,7 +355,6 @@ create_role(struct req *r)
 	char			 id[ID_BUFSZ];
 	const char		*params[5];
 	char			*rules;
-	json_t			*o;
 
 	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
 		return;
@@ -397,15 +388,8 @@ create_role(struct req *r)
 	free(rules);
 	params[0] = project;
 	params[1] = id;
-	if ((o = scope_one_json(r, &st_role_get, params, role_write, "role")) ==
-	    NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "role.create", NULL,
-	    o) != 0) {
-		json_decref(o);
-		return;
-	}
-	tenant_answer(r, 201, o);
+	scope_done(r, &ws, p.user_id, "role.create", NULL, &st_role_get,
+	    params, role_write, "role", 201);
 }
 
 static void
@@ -459,7 +443,7 @@ patch_role(struct req *r)
 	struct tenant_ws	 ws;
 	const char		*project, *role, *params[4];
 	char			*rules = NULL;
-	json_t			*before, *after;
+	json_t			*before;
 
 	if ((before = role_begin(r, &p, &ws, &project, &role)) == NULL)
 		return;
@@ -493,19 +477,8 @@ patch_role(struct req *r)
 		return;
 	}
 	free(rules);
-	if ((after = scope_one_json(r, &st_role_get, params, role_write, "role")) ==
-	    NULL) {
-		json_decref(before);
-		return;
-	}
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id, "role.update",
-	    before, after) != 0) {
-		json_decref(before);
-		json_decref(after);
-		return;
-	}
-	json_decref(before);
-	tenant_answer(r, 200, after);
+	scope_done(r, &ws, p.user_id, "role.update", before, &st_role_get,
+	    params, role_write, "role", 200);
 }
 
 static void
@@ -560,7 +533,6 @@ create_ra(struct req *r)
 	char			 id[ID_BUFSZ];
 	const char		*params[6];
 	PGresult		*res;
-	json_t			*o;
 	int			 n;
 
 	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
@@ -598,15 +570,8 @@ create_ra(struct req *r)
 	}
 	params[0] = project;
 	params[1] = id;
-	if ((o = scope_one_json(r, &st_ra_get, params, ra_write,
-	    "role assignment")) == NULL)
-		return;
-	if (tenant_audit(r, ws.org_id, ws.id, p.user_id,
-	    "role_assignment.create", NULL, o) != 0) {
-		json_decref(o);
-		return;
-	}
-	tenant_answer(r, 201, o);
+	scope_done(r, &ws, p.user_id, "role_assignment.create", NULL,
+	    &st_ra_get, params, ra_write, "role assignment", 201);
 }
 
 static void

@@ -74,6 +74,28 @@ scope_one_json(struct req *r, const struct db_stmt *st,
 }
 
 void
+scope_done(struct req *r, const struct tenant_ws *ws, const char *actor,
+    const char *action, json_t *before, const struct db_stmt *st,
+    const char *const *params, tenant_write_fn row, const char *what,
+    int status)
+{
+	json_t	*after;
+
+	if ((after = scope_one_json(r, st, params, row, what)) == NULL) {
+		json_decref(before);
+		return;
+	}
+	if (tenant_audit(r, ws->org_id, ws->id, actor, action, before,
+	    after) != 0) {
+		json_decref(before);
+		json_decref(after);
+		return;
+	}
+	json_decref(before);
+	tenant_answer(r, status, after);
+}
+
+void
 scope_field_fail(struct req *r, const char *field, const char *message)
 {
 	json_t	*errors = json_array();

@@ -64,6 +64,17 @@ int	 scope_read(struct req *, struct principal *, const char *param,
 json_t	*scope_one_json(struct req *, const struct db_stmt *,
 	    const char *const *params, tenant_write_fn row, const char *what);
 
+/*
+ * The end of a create or an update in the open transaction: read the
+ * thing as it now is (st with params, written by row), record `action`
+ * with `before` (stolen; NULL for a create) and it in the audit log, and
+ * answer `status` with it (tenant_answer(): commit, then publish).
+ */
+void	 scope_done(struct req *, const struct tenant_ws *, const char *actor,
+	    const char *action, json_t *before, const struct db_stmt *,
+	    const char *const *params, tenant_write_fn row, const char *what,
+	    int status);
+
 /* 422 on one field, in the open transaction (rolled back). */
 void	 scope_field_fail(struct req *, const char *field,
 	    const char *message);
