@@ -355,9 +355,14 @@ list_groups(struct req *r)
 		return;
 	if (!as_tree)
 		tenant_send_page(r, &pg, out[0], group_write);
-	else if (PQntuples(out[0]) > TREE_MAX)
-		http_problemf(r, PROBLEM_INVALID_QUERY, "the workspace has more "
-		    "than %d groups: page the flat list instead", TREE_MAX);
+	else if (PQntuples(out[0]) > TREE_MAX) {
+		json_t *errors = json_array();
+
+		validate_error(errors, "view", "the workspace has too many "
+		    "groups for one tree: page the flat list instead");
+		http_problem(r, PROBLEM_INVALID_QUERY, "the workspace has more "
+		    "than 10000 groups", errors);
+	}
 	else
 		http_json(r, 200, tree(out[0]));
 	PQclear(out[0]);

@@ -6,7 +6,7 @@
  *   GET    /api/v1/workspaces/{wsId}/clusterroleassignments/{id}
  *   DELETE /api/v1/workspaces/{wsId}/clusterroleassignments/{id}
  *   POST   /api/v1/projects/{projectId}/roles			{name, rules}
- *   GET    /api/v1/projects/{projectId}/roles			the presets, then custom roles
+ *   GET    /api/v1/projects/{projectId}/roles			presets and custom roles, by id
  *   GET    /api/v1/projects/{projectId}/roles/{roleId}
  *   PATCH  /api/v1/projects/{projectId}/roles/{roleId}		{name?, rules?}
  *   DELETE /api/v1/projects/{projectId}/roles/{roleId}		409 while assigned
