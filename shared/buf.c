@@ -67,7 +67,7 @@ buf_grow(struct buf *b, size_t extra)
 }
 
 bool
-buf_add(struct buf *b, const void *p, size_t n)
+buf_add_slow(struct buf *b, const void *p, size_t n)
 {
 	if (!buf_grow(b, n))
 		return false;
@@ -82,12 +82,6 @@ bool
 buf_addstr(struct buf *b, const char *s)
 {
 	return buf_add(b, s, strlen(s));
-}
-
-bool
-buf_addch(struct buf *b, char c)
-{
-	return buf_add(b, &c, 1);
 }
 
 /* Decimal digits of v, at least `width` of them (zero-padded), into out. */
@@ -173,24 +167,65 @@ buf_addf(struct buf *b, const char *fmt, ...)
  * every byte of a string that is not valid UTF-8, so the output is always
  * valid JSON whatever the input (a raw path, a libpq message).
  */
-bool
-buf_add_json_string(struct buf *b, const char *s)
+/*
+ * The length of the valid UTF-8 sequence of 2 to 4 bytes at p (no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0.  The
+ * string's NUL stops a truncated sequence: it is no continuation byte.
+ */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+	unsigned int	 cp;
+	size_t		 need, k;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (p[0] >= 0xe0 && p[0] <= 0xef)
+		need = 2, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		need = 3, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (k = 1; k <= need; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return need + 1;
+}
+
+/*
+ * The body of a JSON string: runs of bytes that need no escape copied
+ * whole.  With utf8, valid UTF-8 passes as it is and an invalid sequence
+ * stops the run (-1: the caller starts over without utf8); without it,
+ * every byte from 0x80 up is escaped as its own code point.
+ */
+static int
+json_string_body(struct buf *b, const unsigned char *p, bool utf8)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *run;
-	bool		 utf8 = utf8_valid(s, strlen(s));
-	char		 esc[7];
+	const unsigned char *run;
+	char		 esc[6];
+	size_t		 k;
 
-	if (!buf_addch(b, '"'))
-		return false;
 	for (;;) {
-		for (run = p; *p >= 0x20 && *p != '"' && *p != '\\' &&
-		    *p != 0x7f && (*p < 0x80 || utf8); p++)
-			;
+		for (run = p;;) {
+			if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+				p++;
+			else if (*p >= 0x80 && utf8 && (k = utf8_seq(p)) > 0)
+				p += k;
+			else
+				break;
+		}
 		if (p > run)
 			buf_add(b, run, (size_t)(p - run));
 		if (*p == '\0')
-			break;
+			return 0;
+		if (*p >= 0x80 && utf8)
+			return -1;
 		switch (*p) {
 		case '"':
 			buf_add(b, "\\\"", 2);
@@ -215,6 +250,25 @@ buf_add_json_string(struct buf *b, const char *s)
 			break;
 		}
 		p++;
+	}
+}
+
+/*
+ * One pass for the common case of valid UTF-8; a string that is not is
+ * written again from its opening quote with every high byte escaped, so
+ * that it reads back as the same bytes taken one by one.
+ */
+bool
+buf_add_json_string(struct buf *b, const char *s)
+{
+	size_t	 start = b->len;
+
+	if (!buf_grow(b, strlen(s) + 2) || !buf_addch(b, '"'))
+		return false;
+	if (json_string_body(b, (const unsigned char *)s, true) != 0 &&
+	    !b->failed) {
+		b->len = start + 1;
+		(void)json_string_body(b, (const unsigned char *)s, false);
 	}
 	return buf_addch(b, '"');
 }

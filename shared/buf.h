@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct buf {
 	char	*data;
@@ -29,14 +30,36 @@ void	 buf_init(struct buf *, size_t max);
 void	 buf_release(struct buf *);
 void	 buf_reset(struct buf *);
 bool	 buf_grow(struct buf *, size_t extra);
-bool	 buf_add(struct buf *, const void *, size_t);
+bool	 buf_add_slow(struct buf *, const void *, size_t);
 bool	 buf_addstr(struct buf *, const char *);
-bool	 buf_addch(struct buf *, char);
 bool	 buf_addf(struct buf *, const char *, ...)
 		__attribute__((format(printf, 2, 3)));
 bool	 buf_vaddf(struct buf *, const char *, va_list)
 		__attribute__((format(printf, 2, 0)));
 bool	 buf_add_json_string(struct buf *, const char *);
+/*
+ * Append n bytes.  The common case, room already there, is inline: the
+ * JSON writer appends a few bytes at a time, many thousands a page.
+ */
+static inline bool
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (!b->failed && b->cap - b->len > n &&
+	    (b->max == 0 || n <= b->max - b->len)) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return true;
+	}
+	return buf_add_slow(b, p, n);
+}
+
+static inline bool
+buf_addch(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
 /* A decimal integer, without printf. */
 bool	 buf_add_int(struct buf *, long long);
 

@@ -417,7 +417,14 @@ db_begin(struct db *db)
 	return 0;
 }
 
+/*
+ * The acting user; for a transaction that may write, also the request
+ * (the rows the database writes itself carry it).  Reads skip the second
+ * setting: each costs the server a GUC change and its undoing.
+ */
 static const struct db_stmt st_act_as = { "db_act_as",
+    "SELECT set_config('hxb.user_id', $1, true)", 1 };
+static const struct db_stmt st_act_as_req = { "db_act_as_req",
     "SELECT set_config('hxb.user_id', $1, true), "
     "set_config('hxb.request_id', $2, true)", 2 };
 
@@ -434,7 +441,7 @@ db_act_as(struct db *db, const char *user_id)
 		    "transaction and a user");
 		return -1;
 	}
-	if ((res = db_exec(db, &st_act_as, params)) == NULL)
+	if ((res = db_exec(db, &st_act_as_req, params)) == NULL)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -473,6 +480,7 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 {
 	const char	*act[2] = { user_id, db->request_id != NULL ?
 			    db->request_id : "" };
+	const struct db_stmt *as = open ? &st_act_as_req : &st_act_as;
 	PGresult	*res;
 	size_t		 i, q, first = open ? 2 : 1, total = n + first;
 	enum db_io	 io;
@@ -483,13 +491,13 @@ db_pipeline_try(struct db *db, const char *user_id, size_t n,
 	for (i = 0; i < n; i++)
 		if (db_ensure_prepared(db, st[i], deadline) != 0)
 			return -1;
-	if (db_ensure_prepared(db, &st_act_as, deadline) != 0)
+	if (db_ensure_prepared(db, as, deadline) != 0)
 		return -1;
 	if (!PQenterPipelineMode(db->conn))
 		goto conn_error;
 	if ((open && !PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL,
-	    NULL, NULL, 0)) || !PQsendQueryPrepared(db->conn, st_act_as.name,
-	    2, act, NULL, NULL, 0))
+	    NULL, NULL, 0)) || !PQsendQueryPrepared(db->conn, as->name,
+	    as->nparams, act, NULL, NULL, 0))
 		goto conn_error;
 	for (i = 0; i < n; i++)
 		if (!PQsendQueryPrepared(db->conn, st[i]->name, st[i]->nparams,

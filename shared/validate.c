@@ -55,21 +55,44 @@ validate_index(const struct field *fields, const char *name)
 	return -1;
 }
 
+/*
+ * Compiled patterns, kept for the life of the process: the patterns are
+ * the string literals of the field tables, so their address names them,
+ * and compiling one costs more than matching it.  Per process, touched
+ * by its one thread; never freed (a bounded handful).
+ */
+#define PATTERNS_MAX	64
+
+static struct {
+	const char	*pattern;
+	regex_t		 re;
+} patterns[PATTERNS_MAX];
+static size_t npatterns;
+
 /* Full-string match of a POSIX extended regular expression. */
 static bool
 pattern_match(const char *pattern, const char *s)
 {
 	char		 anchored[512];
 	regex_t		 re;
+	size_t		 i;
 	bool		 ok;
 
+	for (i = 0; i < npatterns; i++)
+		if (patterns[i].pattern == pattern)
+			return regexec(&patterns[i].re, s, 0, NULL, 0) == 0;
 	if ((size_t)snprintf(anchored, sizeof(anchored), "^(%s)$", pattern) >=
 	    sizeof(anchored))
 		return false;
 	if (regcomp(&re, anchored, REG_EXTENDED | REG_NOSUB) != 0)
 		return false;
 	ok = regexec(&re, s, 0, NULL, 0) == 0;
-	regfree(&re);
+	if (npatterns < PATTERNS_MAX) {
+		patterns[npatterns].pattern = pattern;
+		patterns[npatterns].re = re;
+		npatterns++;
+	} else
+		regfree(&re);
 	return ok;
 }
 
