@@ -1,11 +1,15 @@
 /*
  * groups: a workspace's hierarchical groups and their members.
  *
- *   POST   /api/v1/workspaces/{wsId}/groups			{name, parent_id?}
- *   GET    /api/v1/workspaces/{wsId}/groups			?view=tree for the hierarchy
+ *   POST   /api/v1/workspaces/{wsId}/groups
+ *				{name, parent_id?}
+ *   GET    /api/v1/workspaces/{wsId}/groups
+ *				?view=tree for the hierarchy
  *   GET    /api/v1/workspaces/{wsId}/groups/{groupId}
- *   PATCH  /api/v1/workspaces/{wsId}/groups/{groupId}		rename, re-parent
- *   DELETE /api/v1/workspaces/{wsId}/groups/{groupId}		409 with children or members
+ *   PATCH  /api/v1/workspaces/{wsId}/groups/{groupId}
+ *				rename, re-parent
+ *   DELETE /api/v1/workspaces/{wsId}/groups/{groupId}
+ *				409 with children or members
  *   POST   /api/v1/workspaces/{wsId}/groups/{groupId}/members	{user_id}
  *   GET    /api/v1/workspaces/{wsId}/groups/{groupId}/members
  *   GET    /api/v1/workspaces/{wsId}/groups/{groupId}/members/{userId}

@@ -392,7 +392,8 @@ delete_org(struct req *r)
 	}
 	/* The record first: once the organization is gone, so is its admin. */
 	if (tenant_audit(r, org, NULL, p.user_id, "organization.delete",
-	    before, NULL) != 0 || tenant_run(r, &st_org_purge_ws, params) != 0 ||
+	    before, NULL) != 0 ||
+	    tenant_run(r, &st_org_purge_ws, params) != 0 ||
 	    tenant_run(r, &st_org_delete, params) != 0) {
 		json_decref(before);
 		PQclear(members);

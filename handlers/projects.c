@@ -1,11 +1,14 @@
 /*
  * projects: a workspace's projects, each a namespace in its vCluster.
  *
- *   POST   /api/v1/workspaces/{wsId}/projects	{name, display_name?, parent_id?, quota?}
+ *   POST   /api/v1/workspaces/{wsId}/projects
+ *				{name, display_name?, parent_id?, quota?}
  *   GET    /api/v1/workspaces/{wsId}/projects
  *   GET    /api/v1/projects/{projectId}
- *   PATCH  /api/v1/projects/{projectId}		{display_name?, parent_id?, quota?}
- *   DELETE /api/v1/projects/{projectId}		409 while it has child projects
+ *   PATCH  /api/v1/projects/{projectId}
+ *				{display_name?, parent_id?, quota?}
+ *   DELETE /api/v1/projects/{projectId}
+ *				409 while it has child projects
  *
  * A project's name is its namespace: an RFC 1123 label that Kubernetes
  * does not keep for itself (default, kube-*), and it never changes.  The

@@ -1,16 +1,20 @@
 /*
  * rbac: who may do what inside a workspace.
  *
- *   POST   /api/v1/workspaces/{wsId}/clusterroleassignments		{group_id, cluster_role}
+ *   POST   /api/v1/workspaces/{wsId}/clusterroleassignments
+ *				{group_id, cluster_role}
  *   GET    /api/v1/workspaces/{wsId}/clusterroleassignments
  *   GET    /api/v1/workspaces/{wsId}/clusterroleassignments/{id}
  *   DELETE /api/v1/workspaces/{wsId}/clusterroleassignments/{id}
  *   POST   /api/v1/projects/{projectId}/roles			{name, rules}
- *   GET    /api/v1/projects/{projectId}/roles			presets and custom roles, by id
+ *   GET    /api/v1/projects/{projectId}/roles
+ *				presets and custom roles, by id
  *   GET    /api/v1/projects/{projectId}/roles/{roleId}
  *   PATCH  /api/v1/projects/{projectId}/roles/{roleId}		{name?, rules?}
- *   DELETE /api/v1/projects/{projectId}/roles/{roleId}		409 while assigned
- *   POST   /api/v1/projects/{projectId}/roleassignments		{group_id, role}
+ *   DELETE /api/v1/projects/{projectId}/roles/{roleId}
+ *				409 while assigned
+ *   POST   /api/v1/projects/{projectId}/roleassignments
+ *				{group_id, role}
  *   GET    /api/v1/projects/{projectId}/roleassignments
  *   GET    /api/v1/projects/{projectId}/roleassignments/{id}
  *   DELETE /api/v1/projects/{projectId}/roleassignments/{id}
@@ -55,8 +59,8 @@
 	"UNION ALL SELECT r.id, r.project_id, r.name, r.rules, false, " \
 	"r.created_at, r.updated_at FROM roles r WHERE r.project_id = $1) x "
 #define RA_COLS \
-	"a.id, a.project_id, a.group_id, g.name, coalesce(a.role_id, a.preset), " \
-	"coalesce(r.name, a.preset), a.created_at"
+	"a.id, a.project_id, a.group_id, g.name, " \
+	"coalesce(a.role_id, a.preset), coalesce(r.name, a.preset), a.created_at"
 #define RA_FROM \
 	" FROM role_assignments a JOIN groups g ON g.id = a.group_id " \
 	"LEFT JOIN roles r ON r.id = a.role_id "

@@ -441,7 +441,8 @@ patch_ws(struct req *r)
 		return;
 	before = json_pack("{s:s}", "plan_id", old);
 	after = json_pack("{s:s}", "plan_id", plan);
-	rc = tenant_audit(r, org, ws, p.user_id, "workspace.update", before, after);
+	rc = tenant_audit(r, org, ws, p.user_id, "workspace.update", before,
+	    after);
 	json_decref(before);
 	json_decref(after);
 	if (rc != 0 || (body = accepted(r, ws, org, task)) == NULL)
@@ -468,7 +469,8 @@ delete_ws(struct req *r)
 	    "hexabase.cp.workspace.offboarding", json_object(), task) != 0)
 		return;
 	before = json_pack("{s:s}", "status", status);
-	rc = tenant_audit(r, org, ws, p.user_id, "workspace.delete", before, NULL);
+	rc = tenant_audit(r, org, ws, p.user_id, "workspace.delete", before,
+	    NULL);
 	json_decref(before);
 	if (rc != 0 || (body = accepted(r, ws, org, task)) == NULL)
 		return;

@@ -5,12 +5,12 @@
  *
  * Handlers call app_main() with their route table.  It refuses a table
  * with a route that names no permission (authz.h), answers --routes (the
- * table, a line per route), --print-config and --help, then serves FastCGI requests one at a time
- * with the reentrant libfcgi API until SIGTERM, SIGINT, SIGHUP, SIGQUIT or
- * SIGUSR1 asks it to stop (Debian's multiwatch sends SIGQUIT whatever its
- * -s option says).  Stopping is graceful: the
- * request in progress is finished, connections already queued on the
- * listening socket are served, then the process exits.
+ * table, a line per route), --print-config and --help, then serves
+ * FastCGI requests one at a time with the reentrant libfcgi API until
+ * SIGTERM, SIGINT, SIGHUP, SIGQUIT or SIGUSR1 asks it to stop (Debian's
+ * multiwatch sends SIGQUIT whatever its -s option says).  Stopping is
+ * graceful: the request in progress is finished, connections already
+ * queued on the listening socket are served, then the process exits.
  *
  * Ownership: struct app owns everything in it; app_fini() releases it.
  */

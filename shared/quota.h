@@ -57,8 +57,8 @@ int		 quota_lock(struct req *, const char *ws_id);
  * "quota.<key>" and the number of projects names no field.
  * Rolls back on -1.
  */
-int		 quota_fits(struct req *, const char *ws_id, const char *plan_id,
-		    const char *except, const json_t *quota, bool adding,
-		    const char *field);
+int		 quota_fits(struct req *, const char *ws_id,
+		    const char *plan_id, const char *except,
+		    const json_t *quota, bool adding, const char *field);
 
 #endif

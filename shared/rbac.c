@@ -242,8 +242,8 @@ check_rule(const json_t *rule, int i, json_t *errors)
 		return n;
 	json_array_foreach(json_object_get(rule, "verbs"), c, v) {
 		if (verb_of(json_string_value(v)) < 0) {
-			snprintf(field, sizeof(field), "rules[%d].verbs[%zu]", i,
-			    c);
+			snprintf(field, sizeof(field), "rules[%d].verbs[%zu]",
+			    i, c);
 			validate_error(errors, field, "is not a Kubernetes "
 			    "verb");
 			n++;

@@ -25,9 +25,9 @@ struct scope {
 	enum id_kind		 kind;		/* ID_WS or ID_PRJ */
 	const char		*id_param;	/* its own, e.g. "id" */
 	enum id_kind		 id_kind;
-	bool			 presets;	/* ids may also be preset names */
+	bool			 presets;	/* ids may be preset names */
 	const char		*what;		/* "role assignment" */
-	const char		*path;		/* "roleassignments", for logs */
+	const char		*path;		/* "roleassignments" */
 	const struct db_stmt	*list;
 	const struct db_stmt	*get;
 	const struct db_stmt	*del;
