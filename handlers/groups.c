@@ -215,34 +215,27 @@ static const struct scope group_scope = { "wsId", ID_WS, "groupId", ID_GRP,
     group_write };
 
 /*
- * A route about {groupId}: the workspace judged, the group locked with
- * `lock` (above; st_tree_lock for a move: the hierarchy lock, then the
- * row as for any change; NULL for any other change); the group as JSON,
- * or NULL (answered).
+ * A route about {groupId}: the workspace judged, the hierarchy lock taken
+ * first if `move` (before any row lock: see above), the group locked with
+ * `lock`; the group as JSON, or NULL (answered).
  */
 static json_t *
 group_begin(struct req *r, struct principal *p, struct tenant_ws *ws,
-    const char **group, const struct db_stmt *lock)
+    const char **group, const struct db_stmt *lock, bool move)
 {
 	const char	*params[2];
 
 	if (tenant_ws_begin(r, p, "wsId", ID_WS, ws) != 0)
 		return NULL;
-	/* A move takes the hierarchy lock before any row lock. */
 	params[0] = ws->id;
-	if (lock == &st_tree_lock) {
-		if (tenant_run(r, &st_tree_lock, params) != 0)
-			return NULL;
-		lock = &st_lock_move;
-	} else if (lock == NULL)
-		lock = &st_lock_move;
+	if (move && tenant_run(r, &st_tree_lock, params) != 0)
+		return NULL;
 	*group = http_param(r, "groupId");
 	if (*group == NULL || !id_valid(*group, ID_GRP)) {
 		tenant_fail(r, PROBLEM_NOT_FOUND, "no such group");
 		return NULL;
 	}
 	http_set_resource(r, "workspaces/%s/groups/%s", ws->id, *group);
-	params[0] = ws->id;
 	params[1] = *group;
 	return scope_one_json(r, lock, params, group_write, "group");
 }
@@ -273,16 +266,8 @@ create_group(struct req *r)
 	char			 id[ID_BUFSZ];
 	const char		*params[4];
 
-	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
+	if (scope_create_begin(r, &p, "wsId", ID_WS, &ws, ID_GRP, id) != 0)
 		return;
-	if (tenant_idem_begin(r, p.user_id) != 0) {
-		tenant_end(r);
-		return;
-	}
-	if (id_new(&r->app->ids, ID_GRP, id) != 0) {
-		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
-		return;
-	}
 	http_set_resource(r, "workspaces/%s/groups/%s", ws.id, id);
 	params[0] = id;
 	params[1] = ws.id;
@@ -390,17 +375,13 @@ patch_group(struct req *r)
 	/* parent_id: null moves the group to the top. */
 	parent = json_object_get(r->body_json, "parent_id");
 	move = parent != NULL;
-	if ((before = group_begin(r, &p, &ws, &group, move ? &st_tree_lock :
-	    NULL)) == NULL)
+	if ((before = group_begin(r, &p, &ws, &group, &st_lock_move,
+	    move)) == NULL)
 		return;
 	if (!r->body.present[C_NAME] && !move) {
-		json_t *errors = json_array();
-
 		json_decref(before);
-		validate_error(errors, "", "give name or parent_id");
-		http_problem(r, PROBLEM_VALIDATION, "nothing to change",
-		    errors);
-		tenant_end(r);
+		tenant_invalid(r, "", "give name or parent_id",
+		    "nothing to change");
 		return;
 	}
 	if (json_is_true(json_object_get(before, "builtin"))) {
@@ -433,7 +414,8 @@ delete_group(struct req *r)
 	json_t			*before;
 	long long		 children, members;
 
-	if ((before = group_begin(r, &p, &ws, &group, &st_lock)) == NULL)
+	if ((before = group_begin(r, &p, &ws, &group, &st_lock, false)) ==
+	    NULL)
 		return;
 	if (json_is_true(json_object_get(before, "builtin"))) {
 		json_decref(before);
@@ -480,8 +462,8 @@ add_member(struct req *r)
 	json_t			*group_o;
 	int			 n;
 
-	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share)) ==
-	    NULL)
+	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share,
+	    false)) == NULL)
 		return;
 	json_decref(group_o);
 	if (tenant_idem_begin(r, p.user_id) != 0) {
@@ -497,13 +479,9 @@ add_member(struct req *r)
 	n = PQntuples(res);
 	PQclear(res);
 	if (n != 1) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "user_id", "is not a member of the "
-		    "workspace's organization");
-		http_problem(r, PROBLEM_VALIDATION, "only members of the "
-		    "organization join its groups", errors);
-		tenant_end(r);
+		tenant_invalid(r, "user_id", "is not a member of the "
+		    "workspace's organization", "only members of the "
+		    "organization join its groups");
 		return;
 	}
 	http_set_resource(r, "workspaces/%s/groups/%s/members/%s", ws.id,
@@ -586,8 +564,8 @@ remove_member(struct req *r)
 	const char		*params[3];
 	json_t			*group_o, *before;
 
-	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share)) ==
-	    NULL)
+	if ((group_o = group_begin(r, &p, &ws, &group, &st_lock_share,
+	    false)) == NULL)
 		return;
 	json_decref(group_o);
 	if (user == NULL || !id_valid(user, ID_USR)) {

@@ -324,12 +324,8 @@ patch_org(struct req *r)
 		return;
 	if (!r->body.present[ORG_NAME] && json_object_get(r->body_json,
 	    "display_name") == NULL) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "", "give name or display_name");
-		http_problem(r, PROBLEM_VALIDATION, "nothing to change",
-		    errors);
-		tenant_end(r);
+		tenant_invalid(r, "", "give name or display_name",
+		    "nothing to change");
 		return;
 	}
 	if ((before = org_read(r, org)) == NULL)

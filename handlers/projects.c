@@ -198,7 +198,7 @@ plan_fits(struct req *r, const char *ws, const char *except,
 		return -1;
 	snprintf(plan, sizeof(plan), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return quota_fits(r, ws, plan, except, quota, except == NULL,
+	return quota_fits(r, ws, plan, false, except, quota, except == NULL,
 	    "quota");
 }
 
@@ -231,19 +231,11 @@ create_project(struct req *r)
 	const char		*params[6];
 	char			*quota = NULL;
 
-	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
+	if (scope_create_begin(r, &p, "wsId", ID_WS, &ws, ID_PRJ, id) != 0)
 		return;
-	if (tenant_idem_begin(r, p.user_id) != 0) {
-		tenant_end(r);
-		return;
-	}
 	if (body_check(r) != 0 || plan_fits(r, ws.id, NULL,
 	    r->body.present[F_QUOTA] ? r->body.json[F_QUOTA] : NULL) != 0)
 		return;
-	if (id_new(&r->app->ids, ID_PRJ, id) != 0) {
-		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
-		return;
-	}
 	if (r->body.present[F_QUOTA] && (quota = json_dumps(
 	    r->body.json[F_QUOTA], JSON_COMPACT)) == NULL) {
 		tenant_fail(r, PROBLEM_INTERNAL, "out of memory");
@@ -319,26 +311,16 @@ patch_project(struct req *r)
 	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
 		return;
 	if (json_object_get(r->body_json, "name") != NULL) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "name", "cannot change: it is the "
-		    "project's namespace");
-		http_problem(r, PROBLEM_VALIDATION, "a project keeps its name",
-		    errors);
-		tenant_end(r);
+		tenant_invalid(r, "name", "cannot change: it is the "
+		    "project's namespace", "a project keeps its name");
 		return;
 	}
 	/* parent_id: null makes the project a top-level one. */
 	move = json_object_get(r->body_json, "parent_id") != NULL;
 	if (!r->body.present[F_DISPLAY] && !r->body.present[F_QUOTA] &&
 	    !move) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "", "give display_name, parent_id or "
-		    "quota");
-		http_problem(r, PROBLEM_VALIDATION, "nothing to change",
-		    errors);
-		tenant_end(r);
+		tenant_invalid(r, "", "give display_name, parent_id or quota",
+		    "nothing to change");
 		return;
 	}
 	params[0] = ws.id;

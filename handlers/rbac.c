@@ -279,16 +279,8 @@ create_cra(struct req *r)
 	char			 id[ID_BUFSZ];
 	const char		*params[4];
 
-	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
+	if (scope_create_begin(r, &p, "wsId", ID_WS, &ws, ID_CRA, id) != 0)
 		return;
-	if (tenant_idem_begin(r, p.user_id) != 0) {
-		tenant_end(r);
-		return;
-	}
-	if (id_new(&r->app->ids, ID_CRA, id) != 0) {
-		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
-		return;
-	}
 	http_set_resource(r, "workspaces/%s/clusterroleassignments/%s",
 	    ws.id, id);
 	params[0] = id;
@@ -360,16 +352,10 @@ create_role(struct req *r)
 	const char		*params[5];
 	char			*rules;
 
-	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
+	if (scope_create_begin(r, &p, "projectId", ID_PRJ, &ws, ID_ROLE,
+	    id) != 0 || role_check(r) != 0)
 		return;
-	if (tenant_idem_begin(r, p.user_id) != 0) {
-		tenant_end(r);
-		return;
-	}
-	if (role_check(r) != 0)
-		return;
-	if (id_new(&r->app->ids, ID_ROLE, id) != 0 ||
-	    (rules = json_dumps(r->body.json[R_RULES], JSON_COMPACT)) ==
+	if ((rules = json_dumps(r->body.json[R_RULES], JSON_COMPACT)) ==
 	    NULL) {
 		tenant_fail(r, PROBLEM_INTERNAL, "out of memory");
 		return;
@@ -453,7 +439,7 @@ patch_role(struct req *r)
 		return;
 	if (!r->body.present[R_NAME] && !r->body.present[R_RULES]) {
 		json_decref(before);
-		scope_field_fail(r, "", "give name or rules");
+		tenant_invalid(r, "", "give name or rules", NULL);
 		return;
 	}
 	if (role_check(r) != 0) {
@@ -539,16 +525,9 @@ create_ra(struct req *r)
 	PGresult		*res;
 	int			 n;
 
-	if (tenant_ws_begin(r, &p, "projectId", ID_PRJ, &ws) != 0)
+	if (scope_create_begin(r, &p, "projectId", ID_PRJ, &ws, ID_RA,
+	    id) != 0)
 		return;
-	if (tenant_idem_begin(r, p.user_id) != 0) {
-		tenant_end(r);
-		return;
-	}
-	if (id_new(&r->app->ids, ID_RA, id) != 0) {
-		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
-		return;
-	}
 	http_set_resource(r, "projects/%s/roleassignments/%s", project, id);
 	params[0] = id;
 	params[1] = ws.id;
@@ -569,7 +548,7 @@ create_ra(struct req *r)
 	n = atoi(PQcmdTuples(res));
 	PQclear(res);
 	if (n != 1) {
-		scope_field_fail(r, "role", "no such role in this project");
+		tenant_invalid(r, "role", "no such role in this project", NULL);
 		return;
 	}
 	params[0] = project;

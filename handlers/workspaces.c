@@ -23,12 +23,8 @@
 #include <string.h>
 
 #include "app.h"
-#include "audit.h"
-#include "auth.h"
-#include "bus.h"
 #include "id.h"
 #include "jsonw.h"
-#include "log.h"
 #include "page.h"
 #include "quota.h"
 #include "scope.h"
@@ -232,11 +228,7 @@ create_ws(struct req *r)
 	rc = PQntuples(res);
 	PQclear(res);
 	if (rc != 1) {
-		json_t *errors = json_array();
-
-		validate_error(errors, "plan_id", "no such plan");
-		http_problem(r, PROBLEM_VALIDATION, "unknown plan", errors);
-		tenant_end(r);
+		tenant_invalid(r, "plan_id", "no such plan", "unknown plan");
 		return;
 	}
 	if (id_new(&r->app->ids, ID_WS, ws) != 0 ||
@@ -396,27 +388,9 @@ ws_lock(struct req *r, const char *ws, const char *org, char status[32],
 static int
 fits(struct req *r, const char *ws, const char *plan)
 {
-	const char	*params[1] = { plan };
-	PGresult	*res;
-	json_t		*errors;
-	int		 n;
-
-	if ((res = db_exec(&r->app->db, &st_plan, params)) == NULL) {
-		tenant_db_problem(r);
-		return -1;
-	}
-	n = PQntuples(res);
-	PQclear(res);
-	if (n != 1) {
-		errors = json_array();
-		validate_error(errors, "plan_id", "no such plan");
-		http_problem(r, PROBLEM_VALIDATION, "unknown plan", errors);
-		tenant_end(r);
-		return -1;
-	}
 	if (quota_lock(r, ws) != 0)
 		return -1;
-	return quota_fits(r, ws, plan, NULL, NULL, false, "plan_id");
+	return quota_fits(r, ws, plan, true, NULL, NULL, false, "plan_id");
 }
 
 static void

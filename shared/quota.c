@@ -29,7 +29,7 @@ static const struct db_stmt st_lock = { "quota_lock",
 /* Column 0 the number of projects, then one per kind, in enum order. */
 static const struct db_stmt st_limits = { "quota_limits",
     "SELECT max_projects, cpu_millicores, memory_mib, storage_gib, "
-    "max_pods, max_services, max_pvcs FROM plans WHERE id = $1", 1 };
+    "max_pods, max_services, max_pvcs, active FROM plans WHERE id = $1", 1 };
 
 static const struct db_stmt st_usage = { "quota_usage",
     "SELECT count(*), "
@@ -98,7 +98,8 @@ quota_lock(struct req *r, const char *ws_id)
 
 int
 quota_fits(struct req *r, const char *ws_id, const char *plan_id,
-    const char *except, const json_t *quota, bool adding, const char *field)
+    bool active, const char *except, const json_t *quota, bool adding,
+    const char *field)
 {
 	const char	*params[2];
 	PGresult	*lim = NULL, *use = NULL;
@@ -110,11 +111,9 @@ quota_fits(struct req *r, const char *ws_id, const char *plan_id,
 	params[0] = plan_id;
 	if ((lim = db_exec(&r->app->db, &st_limits, params)) == NULL)
 		goto dberr;
-	if (PQntuples(lim) != 1) {
-		errors = json_array();
-		validate_error(errors, field, "no such plan");
-		http_problem(r, PROBLEM_VALIDATION, "unknown plan", errors);
-		tenant_end(r);
+	if (PQntuples(lim) != 1 || (active && strcmp(PQgetvalue(lim, 0,
+	    QUOTA__MAX + 1), "t") != 0)) {
+		tenant_invalid(r, field, "no such plan", "unknown plan");
 		goto out;
 	}
 	params[0] = ws_id;

@@ -49,7 +49,9 @@ int		 quota_check(const json_t *quota, const char *prefix,
 int		 quota_lock(struct req *, const char *ws_id);
 
 /*
- * Whether the workspace's projects fit in `plan_id`, with the project
+ * Whether the workspace's projects fit in `plan_id` (one of the catalog
+ * still offered, if `active`; 422 "unknown plan" otherwise), with the
+ * project
  * `except` (NULL for none) counted as `quota` instead of what it has now,
  * and one more project if `adding`.  0 if they fit; -1 after answering:
  * 422 naming each limit passed, or a database error.  The errors name
@@ -58,7 +60,7 @@ int		 quota_lock(struct req *, const char *ws_id);
  * Rolls back on -1.
  */
 int		 quota_fits(struct req *, const char *ws_id,
-		    const char *plan_id, const char *except,
+		    const char *plan_id, bool active, const char *except,
 		    const json_t *quota, bool adding, const char *field);
 
 #endif

@@ -1,7 +1,6 @@
 /*
  * rbac: custom role rules against the admin ceiling; see rbac.h.
  */
-#include <regex.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -149,22 +148,9 @@ ceiling_of(const char *group, const char *resource)
 	return 0;
 }
 
-static bool
-matches(const char *pattern, const char *s)
-{
-	regex_t	 re;
-	bool	 ok;
-
-	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
-		return false;
-	ok = regexec(&re, s, 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
-}
-
 /*
  * A non-empty array of at most RBAC_LIST_MAX strings, each matching
- * `pattern` (or "" where empty_ok); problems to errors as
+ * `pattern` (a literal: validate_pattern()); problems to errors as
  * rules[i].<key>[j].  Returns the number of problems.
  */
 static int
@@ -191,7 +177,7 @@ check_list(const json_t *rule, int i, const char *key, bool required,
 	json_array_foreach(a, j, v) {
 		snprintf(field, sizeof(field), "rules[%d].%s[%zu]", i, key, j);
 		if (!json_is_string(v) || json_string_length(v) > 253 ||
-		    !matches(pattern, json_string_value(v))) {
+		    !validate_pattern(pattern, json_string_value(v))) {
 			validate_error(errors, field, hint);
 			n++;
 		}
@@ -227,16 +213,16 @@ check_rule(const json_t *rule, int i, json_t *errors)
 		}
 	}
 	n += check_list(rule, i, "api_groups", true,
-	    "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
-	    "[a-z0-9])?)*)?$", "an API group: \"\" for the core group, or a "
+	    "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+	    "[a-z0-9])?)*)?", "an API group: \"\" for the core group, or a "
 	    "DNS name such as apps; no wildcard", errors);
 	n += check_list(rule, i, "resources", true,
-	    "^[a-z][a-z0-9]*(/[a-z][a-z0-9]*)?$", "a resource such as pods "
+	    "[a-z][a-z0-9]*(/[a-z][a-z0-9]*)?", "a resource such as pods "
 	    "or pods/log; no wildcard", errors);
-	n += check_list(rule, i, "verbs", true, "^[a-z]+$",
+	n += check_list(rule, i, "verbs", true, "[a-z]+",
 	    "a verb such as get; no wildcard", errors);
 	n += check_list(rule, i, "resource_names", false,
-	    "^[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?$",
+	    "[A-Za-z0-9]([-A-Za-z0-9_.:]*[A-Za-z0-9])?",
 	    "an object name", errors);
 	if (n > 0)
 		return n;

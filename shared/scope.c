@@ -32,8 +32,11 @@ scope_read(struct req *r, struct principal *p, const char *param,
 	PGresult		*res[DB_PIPELINE_MAX];
 	size_t			 i;
 
-	if (n + 1 > DB_PIPELINE_MAX)
-		return tenant_bad_id(r, p, what);
+	if (n + 1 > DB_PIPELINE_MAX) {
+		http_problem(r, PROBLEM_INTERNAL, "too many statements for "
+		    "one round trip", NULL);
+		return -1;
+	}
 	if (id == NULL || !id_valid(id, kind))
 		return tenant_bad_id(r, p, what);
 	if (sub != NULL && !id_valid(sub, sub_kind) &&
@@ -95,16 +98,6 @@ scope_done(struct req *r, const struct tenant_ws *ws, const char *actor,
 	tenant_answer(r, status, after);
 }
 
-void
-scope_field_fail(struct req *r, const char *field, const char *message)
-{
-	json_t	*errors = json_array();
-
-	validate_error(errors, field, message);
-	http_problem(r, PROBLEM_VALIDATION, message, errors);
-	tenant_end(r);
-}
-
 int
 scope_sub_id(struct req *r, const char *id, enum id_kind kind,
     const char *what)
@@ -114,6 +107,23 @@ scope_sub_id(struct req *r, const char *id, enum id_kind kind,
 	http_problemf(r, PROBLEM_NOT_FOUND, "no such %s", what);
 	tenant_end(r);
 	return -1;
+}
+
+int
+scope_create_begin(struct req *r, struct principal *p, const char *param,
+    enum id_kind scope, struct tenant_ws *ws, enum id_kind kind, char *id)
+{
+	if (tenant_ws_begin(r, p, param, scope, ws) != 0)
+		return -1;
+	if (tenant_idem_begin(r, p->user_id) != 0) {
+		tenant_end(r);
+		return -1;
+	}
+	if (id_new(&r->app->ids, kind, id) != 0) {
+		tenant_fail(r, PROBLEM_INTERNAL, "no entropy");
+		return -1;
+	}
+	return 0;
 }
 
 void

@@ -35,6 +35,16 @@ struct scope {
 	tenant_write_fn		 row;
 };
 
+/*
+ * The start of a POST that creates something in the workspace (ID_WS) or
+ * project (ID_PRJ) named by path parameter `param`: the caller judged,
+ * an Idempotency-Key looked up (a replay is answered), the new thing's
+ * id of `kind` in id[ID_BUFSZ].  0 to go on, or -1 (answered).
+ */
+int	 scope_create_begin(struct req *, struct principal *,
+	    const char *param, enum id_kind, struct tenant_ws *,
+	    enum id_kind kind, char *id);
+
 /* GET the page of things in the scope. */
 void	 scope_list(struct req *, const struct scope *);
 
@@ -74,10 +84,6 @@ void	 scope_done(struct req *, const struct tenant_ws *, const char *actor,
 	    const char *action, json_t *before, const struct db_stmt *,
 	    const char *const *params, tenant_write_fn row, const char *what,
 	    int status);
-
-/* 422 on one field, in the open transaction (rolled back). */
-void	 scope_field_fail(struct req *, const char *field,
-	    const char *message);
 
 /*
  * A second path id in the open transaction: 0 if it is one of `kind`,

@@ -67,7 +67,8 @@ static const struct db_stmt st_outbox_insert = { "tenant_outbox_insert",
     "VALUES ($1, $2, $3, $4::jsonb)", 4 };
 
 static const struct db_stmt st_outbox_mine = { "tenant_outbox_mine",
-    "SELECT id, subject, payload FROM hxb_outbox_mine() LIMIT 16", 0 };
+    "SELECT id, subject, payload, task_id FROM hxb_outbox_mine() LIMIT 16",
+    0 };
 
 static const struct db_stmt st_outbox_sent = { "tenant_outbox_sent",
     "UPDATE outbox SET published_at = now() "
@@ -97,6 +98,7 @@ struct outbox {
 		char	 id[24];
 		char	*subject;	/* malloc'd */
 		char	*payload;	/* malloc'd */
+		char	*task_id;	/* malloc'd; NULL if none */
 	}		 rows[OUTBOX_MAX];
 };
 
@@ -112,6 +114,7 @@ outbox_clear(void)
 	for (i = 0; i < outbox.n; i++) {
 		free(outbox.rows[i].subject);
 		free(outbox.rows[i].payload);
+		free(outbox.rows[i].task_id);
 	}
 	memset(&outbox, 0, sizeof(outbox));
 }
@@ -255,19 +258,25 @@ out:
 }
 
 void
+tenant_invalid(struct req *r, const char *field, const char *message,
+    const char *detail)
+{
+	json_t	*errors = json_array();
+
+	validate_error(errors, field, message);
+	http_problem(r, PROBLEM_VALIDATION, detail != NULL ? detail : message,
+	    errors);
+	tenant_end(r);
+}
+
+void
 tenant_field_problem(struct req *r, const char *sqlstate, const char *field,
     const char *message)
 {
-	json_t	*errors;
-
-	if (!db_is_sqlstate(&r->app->db, sqlstate)) {
+	if (db_is_sqlstate(&r->app->db, sqlstate))
+		tenant_invalid(r, field, message, NULL);
+	else
 		tenant_db_problem(r);
-		return;
-	}
-	errors = json_array();
-	validate_error(errors, field, message);
-	http_problem(r, PROBLEM_VALIDATION, message, errors);
-	tenant_end(r);
 }
 
 json_t *
@@ -742,6 +751,9 @@ outbox_take(struct req *r)
 		    "%s", PQgetvalue(res, i, 0));
 		outbox.rows[outbox.n].subject = strdup(PQgetvalue(res, i, 1));
 		outbox.rows[outbox.n].payload = strdup(PQgetvalue(res, i, 2));
+		if (!PQgetisnull(res, i, 3))
+			outbox.rows[outbox.n].task_id =
+			    strdup(PQgetvalue(res, i, 3));
 		outbox.n++;
 		if (outbox.rows[outbox.n - 1].subject == NULL ||
 		    outbox.rows[outbox.n - 1].payload == NULL) {
@@ -767,17 +779,13 @@ outbox_publish(struct req *r)
 	const char *const	*pp[1] = { params };
 	struct buf		 ids = BUF_INIT(1024);
 	PGresult		*out[1];
-	json_t			*o;
-	const char		*task;
 	size_t			 i, sent = 0;
 
 	buf_addch(&ids, '{');
 	for (i = 0; i < outbox.n; i++) {
-		o = json_loads(outbox.rows[i].payload, 0, NULL);
-		task = json_string_value(json_object_get(o, "task_id"));
 		if (bus_publish(&r->app->bus, outbox.rows[i].subject,
 		    outbox.rows[i].payload, strlen(outbox.rows[i].payload),
-		    r->request_id, task) != 0)
+		    r->request_id, outbox.rows[i].task_id) != 0)
 			log_warn(&r->app->log, "outbox row %s (%s) not "
 			    "published, left for the relay: %s",
 			    outbox.rows[i].id, outbox.rows[i].subject,
@@ -787,7 +795,6 @@ outbox_publish(struct req *r)
 				buf_addch(&ids, ',');
 			buf_addstr(&ids, outbox.rows[i].id);
 		}
-		json_decref(o);
 	}
 	buf_addch(&ids, '}');
 	if (sent > 0 && !ids.failed) {

@@ -149,6 +149,13 @@ int		 tenant_audit(struct req *, const char *org_id,
 		    json_t *before, json_t *after);
 
 /*
+ * Answer 422 naming one field, `detail` the problem's summary (NULL: the
+ * message itself), and roll back.
+ */
+void		 tenant_invalid(struct req *, const char *field,
+		    const char *message, const char *detail);
+
+/*
  * Answer a constraint violation of a body field as 422 with that field,
  * when the last error was `sqlstate`; else as tenant_db_problem().
  */

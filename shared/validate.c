@@ -69,9 +69,8 @@ static struct {
 } patterns[PATTERNS_MAX];
 static size_t npatterns;
 
-/* Full-string match of a POSIX extended regular expression. */
-static bool
-pattern_match(const char *pattern, const char *s)
+bool
+validate_pattern(const char *pattern, const char *s)
 {
 	char		 anchored[512];
 	regex_t		 re;
@@ -119,7 +118,7 @@ check_string(const struct field *f, const char *s, size_t bytes,
 		    "must be at most %lld characters", f->max);
 		return 1;
 	}
-	if (f->pattern != NULL && !pattern_match(f->pattern, s)) {
+	if (f->pattern != NULL && !validate_pattern(f->pattern, s)) {
 		validate_errorf(errors, f->name, "%s", f->hint != NULL ?
 		    f->hint : "has an invalid format");
 		return 1;

@@ -68,6 +68,13 @@ int	 validate_query(const struct field *fields, const struct query *q,
 /* Append {field, message} to `errors`. */
 void	 validate_error(json_t *errors, const char *field, const char *msg);
 
+/*
+ * Whether all of s matches a POSIX extended regular expression.  The
+ * pattern must be a string that lives as long as the process (a
+ * literal): it is compiled once and kept, by its address.
+ */
+bool	 validate_pattern(const char *pattern, const char *s);
+
 /* Index of a field by name, or -1. */
 int	 validate_index(const struct field *fields, const char *name);
 

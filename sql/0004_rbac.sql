@@ -305,12 +305,13 @@ END $$;
 -- after its commit (the rows the RBAC-sync triggers wrote among them).
 -- Marking them published afterwards goes through the outbox's policy.
 CREATE FUNCTION hxb_outbox_mine() RETURNS TABLE (id bigint, subject text,
-    payload text)
+    payload text, task_id text)
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = public, pg_temp
 AS $$
 BEGIN
-    RETURN QUERY SELECT o.id, o.subject, o.payload::text FROM outbox o
+    RETURN QUERY SELECT o.id, o.subject, o.payload::text,
+        o.payload->>'task_id' FROM outbox o
         WHERE o.published_at IS NULL
         AND o.created_xact = pg_current_xact_id()
         ORDER BY o.id;

@@ -46,14 +46,7 @@ http POST /api/v1/organizations -H 'Content-Type: application/json' -d '{"name":
 is_problem 401 "no token: 401"
 
 # 20 concurrent creates of one name: exactly one 201.
-urls=()
-for ((i = 0; i < 20; i++)); do
-	urls+=(-s -o /dev/null -w '%{http_code}\n' -X POST -H "$(bearer "$OWN")"
-	    -H 'Content-Type: application/json' -d "{\"name\":\"race-$R\"}"
-	    "$HXB_TEST_URL/api/v1/organizations")
-	[ $i -lt 19 ] && urls+=(--next)
-done
-codes=$(curl -s -Z --parallel-max 20 "${urls[@]}" 2>/dev/null | sort | uniq -c | awk '{printf "%sx%s ", $2, $1}')
+codes=$(race 20 "$OWN" /api/v1/organizations "{\"name\":\"race-$R\"}")
 is "$codes" "201x1 409x19 " "20 racing creates of one name: one 201, nineteen 409"
 is "$(sql "SELECT count(*) FROM organizations WHERE name = 'race-$R'")" 1 "one row"
 

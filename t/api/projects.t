@@ -86,14 +86,7 @@ is "$(sql "SELECT count(*) FROM tasks WHERE workspace_id = '$WS' AND type = 'rba
 # The project limit, under racing creates: the free plan allows 3.
 api "$STR" POST "/api/v1/workspaces/$WS2/projects" '{"name":"one"}'
 api "$STR" POST "/api/v1/workspaces/$WS2/projects" '{"name":"two"}'
-urls=()
-for ((i = 0; i < 8; i++)); do
-	urls+=(-s -o /dev/null -w '%{http_code}\n' -X POST -H "$(bearer "$STR")"
-	    -H 'Content-Type: application/json' -d "{\"name\":\"race$i\"}"
-	    "$HXB_TEST_URL/api/v1/workspaces/$WS2/projects")
-	[ $i -lt 7 ] && urls+=(--next)
-done
-codes=$(curl -s -Z --parallel-max 8 "${urls[@]}" 2>/dev/null | sort | uniq -c | awk '{printf "%sx%s ", $2, $1}')
+codes=$(race 8 "$STR" "/api/v1/workspaces/$WS2/projects" '{"name":"race{i}"}')
 is "$codes" "201x1 422x7 " "8 racing creates for the last free slot: one 201"
 is "$(sql "SELECT count(*) FROM projects WHERE workspace_id = '$WS2'")" 3 "three projects, the plan's limit"
 api "$STR" POST "/api/v1/workspaces/$WS2/projects" '{"name":"four"}'

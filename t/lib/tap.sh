@@ -104,6 +104,21 @@ http_record() {
 	return 0
 }
 
+# race N TOKEN PATH JSON: N POSTs of JSON to PATH at once ({i} in JSON is
+# the request's number); prints the statuses counted, e.g. "201x1 409x19 ".
+race() {
+	local n=$1 t=$2 path=$3 body=$4 i urls=()
+	for ((i = 0; i < n; i++)); do
+		urls+=(-s -o /dev/null -w '%{http_code}\n' -X POST
+		    -H "Authorization: Bearer $t"
+		    -H 'Content-Type: application/json' -d "${body//\{i\}/$i}"
+		    "$HXB_TEST_URL$path")
+		[ $i -lt $((n - 1)) ] && urls+=(--next)
+	done
+	curl -s -Z --parallel-max "$n" "${urls[@]}" 2>/dev/null | sort |
+	    uniq -c | awk '{printf "%sx%s ", $2, $1}'
+}
+
 header() { printf '%s\n' "$HEADERS" | sed -n "s/^$1: //p" | head -n 1; }
 
 # jq over the last body; prints "null" for missing fields.
