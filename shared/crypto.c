@@ -186,6 +186,42 @@ fail:
 	return NULL;
 }
 
+unsigned char *
+b64_decode(const char *s, size_t len, size_t *outlen)
+{
+	unsigned char	*out;
+	char		*tmp;
+	size_t		 i, pad = 0;
+
+	if (len % 4 != 0)
+		return NULL;
+	while (pad < 2 && len > pad && s[len - 1 - pad] == '=')
+		pad++;
+	if ((tmp = malloc(len + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len - pad; i++) {
+		switch (s[i]) {
+		case '+':
+			tmp[i] = '-';
+			break;
+		case '/':
+			tmp[i] = '_';
+			break;
+		case '-':
+		case '_':
+		case '=':
+			free(tmp);
+			return NULL;
+		default:
+			tmp[i] = s[i];
+			break;
+		}
+	}
+	out = b64url_decode(tmp, len - pad, outlen);
+	free(tmp);
+	return out;
+}
+
 static int
 hex_value(unsigned char c)
 {

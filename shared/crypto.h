@@ -44,6 +44,12 @@ void		 b64url_encode(struct buf *b, const void *, size_t n);
  * NULL if the input is not canonical base64url or memory ran out.
  */
 unsigned char	*b64url_decode(const char *, size_t len, size_t *outlen);
+/*
+ * Decode standard base64 with its padding (RFC 4648 section 4), as
+ * Kubernetes writes Secret data and kubeconfig certificates; otherwise
+ * the same as b64url_decode().
+ */
+unsigned char	*b64_decode(const char *, size_t len, size_t *outlen);
 
 /*
  * The master key: 64 hex digits, or base64/base64url of exactly 32 bytes.
