@@ -151,13 +151,15 @@ helmchart(struct k8s *c, const char *ns, const char *name)
 	};
 	struct k8s_err		 e;
 	json_t			*o = k8s_helm_chart(&h);
+	int			 rc;
 
 	if (o == NULL) {
 		printf("error: the builder gave nothing\n");
 		return 1;
 	}
-	return print(k8s_apply(c, o, NULL, deadline(), &e), &e) +
-	    (json_decref(o), 0);
+	rc = print(k8s_apply(c, o, NULL, deadline(), &e), &e);
+	json_decref(o);
+	return rc;
 }
 
 /* Follow continue tokens; print each page's names, then the totals. */
