@@ -10,7 +10,7 @@ pkgs=(
 	libssl-dev libcurl4-openssl-dev libjwt-dev libcmocka-dev
 	nginx-light spawn-fcgi multiwatch libfcgi-bin
 	postgresql-15 postgresql-15-pgtap postgresql-client-15
-	redis-server redis-tools nats-server
+	redis-server redis-tools nats-server etcd-server
 	curl wrk perl jq openssl ca-certificates util-linux procps iproute2
 )
 

@@ -27,7 +27,7 @@ if ! "$ROOT/t/k8s/testbed.sh" start "$TB/host" host >"$TB/start.log" 2>&1; then
 fi
 . "$TB/host/env"
 H=$TB/host
-diag "kube-apiserver $K8S_VERSION on $K8S_SERVER, started in ${K8S_START_SECONDS}s"
+diag "kube-apiserver $K8S_VERSION with etcd $K8S_ETCD_VERSION on $K8S_SERVER, started in ${K8S_START_SECONDS}s"
 
 K8SC=$BUILD/t/tools/k8sc
 k() { "$K8SC" -k "$H/admin.kubeconfig" "$@"; }

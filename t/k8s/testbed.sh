@@ -1,9 +1,9 @@
 #!/bin/bash
-# The Kubernetes test bed: a real kube-apiserver and etcd, built from their
-# Go modules (t/k8s/peer pins them) and run on loopback.
+# The Kubernetes test bed: a real kube-apiserver, built from the Kubernetes
+# Go modules (t/k8s/peer pins them), with Debian's etcd, on loopback.
 #
 #   testbed.sh build
-#	build kube-apiserver and etcd once per machine into
+#	build kube-apiserver once per machine into
 #	var/cache/k8s/<version>-<hash of the module files>/; print that
 #	directory.  Concurrent builds wait for each other (flock).
 #   testbed.sh start DIR host|virtual [kube-apiserver flags...]
@@ -19,7 +19,8 @@
 #	stop what start started there, and nothing else.
 #
 # HXB_K8S_START_TIMEOUT (seconds, default 90) bounds a start; a start that
-# runs out prints the tail of the logs and fails.
+# runs out prints the tail of the logs and fails.  HXB_K8S_ETCD names
+# another etcd than Debian's /usr/bin/etcd (package etcd-server).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -44,7 +45,7 @@ gobin() {
 cache_dir() {
 	local sum
 	# What the build depends on: the pinned modules and the flags below.
-	sum=$( (cat "$PEER/go.mod" "$PEER/go.sum" "$PEER/etcd/main.go"
+	sum=$( (cat "$PEER/go.mod" "$PEER/go.sum"
 	    echo "$K8S_VERSION CGO_ENABLED=0 -trimpath -s -w") |
 	    sha256sum | cut -c1-12)
 	echo "$ROOT/var/cache/k8s/$K8S_VERSION-$sum"
@@ -56,7 +57,7 @@ cmd_build() {
 	mkdir -p "$ROOT/var/cache/k8s"
 	exec 9>"$ROOT/var/cache/k8s/.lock"
 	flock 9
-	if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ]; then
+	if [ -x "$dir/kube-apiserver" ]; then
 		echo "$dir"
 		return
 	fi
@@ -72,15 +73,19 @@ cmd_build() {
 		ld+=" -X $p.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 		ld+=" -X $p.gitTreeState=clean"
 	done
-	echo "testbed: building kube-apiserver $K8S_VERSION and etcd into $dir" >&2
+	echo "testbed: building kube-apiserver $K8S_VERSION into $dir" >&2
 	# nice: make test runs this beside the other tests.
 	(cd "$PEER" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
 	    CGO_ENABLED=0 nice -n 19 "$go" build -trimpath -ldflags "$ld" -o "$tmp/" \
-	    k8s.io/kubernetes/cmd/kube-apiserver ./etcd) >&2 ||
+	    k8s.io/kubernetes/cmd/kube-apiserver) >&2 ||
 	    { rm -rf "$tmp"; die "the build failed"; }
 	echo "$(( $(date +%s) - start ))" >"$tmp/build-seconds"
+	cp "$PEER/go.mod" "$tmp/go.mod"
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
+	# Builds for other versions or module files are not used again.
+	find "$ROOT/var/cache/k8s" -mindepth 1 -maxdepth 1 -type d \
+	    ! -path "$dir" ! -name '*.tmp.*' -exec rm -rf {} +
 	echo "$dir"
 }
 
@@ -189,6 +194,8 @@ cmd_start() {
 	shift 2
 	case $role in host|virtual) ;; *) die "role: host or virtual" ;; esac
 	t0=$(date +%s.%N)
+	ETCD=${HXB_K8S_ETCD:-/usr/bin/etcd}
+	[ -x "$ETCD" ] || die "no etcd at $ETCD (Debian package etcd-server; make deps installs it)"
 	BIN=$(cmd_build)
 	mkdir -p "$DIR"
 	DIR=$(cd "$DIR" && pwd)
@@ -213,7 +220,7 @@ cmd_start() {
 		kubeconfig viewer.kubeconfig viewer files
 	)
 	mkdir -p -m 700 "$DIR/etcd-data"
-	setsid "$BIN/etcd" --name testbed --data-dir "$DIR/etcd-data" \
+	setsid "$ETCD" --name testbed --data-dir "$DIR/etcd-data" \
 	    --listen-client-urls "http://127.0.0.1:$etcd_port" \
 	    --advertise-client-urls "http://127.0.0.1:$etcd_port" \
 	    --listen-peer-urls "http://127.0.0.1:$peer_port" \
@@ -251,6 +258,7 @@ K8S_PORT=$API_PORT
 K8S_SERVER=https://127.0.0.1:$API_PORT
 K8S_BIN=$BIN
 K8S_VERSION=$K8S_VERSION
+K8S_ETCD_VERSION=$("$ETCD" --version | sed -n 's/^etcd Version: //p')
 EOF
 	start_apiserver
 	if ! (wait_ready); then
