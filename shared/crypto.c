@@ -222,8 +222,8 @@ b64_decode(const char *s, size_t len, size_t *outlen)
 	return out;
 }
 
-static int
-hex_value(unsigned char c)
+int
+hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -251,8 +251,8 @@ crypto_parse_key(const char *text, unsigned char key[CRYPTO_KEY_LEN])
 	len = strnlen(text, 65);
 	if (len == 64) {
 		for (i = 0; i < CRYPTO_KEY_LEN; i++) {
-			hi = hex_value((unsigned char)text[2 * i]);
-			lo = hex_value((unsigned char)text[2 * i + 1]);
+			hi = hex_digit((unsigned char)text[2 * i]);
+			lo = hex_digit((unsigned char)text[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				goto out;
 			tmp[i] = (char)(hi << 4 | lo);

@@ -32,6 +32,8 @@ void		 crypto_hmac_sha256(const void *key, size_t keylen,
 /* Compare without an early exit; true when equal. */
 bool		 crypto_equal(const void *, const void *, size_t);
 
+/* The value of a hexadecimal digit, either case; -1 if c is not one. */
+int		 hex_digit(int c);
 /* Lowercase hex of `n` bytes, appended to `b`. */
 void		 crypto_hex(struct buf *b, const void *, size_t n);
 

@@ -1228,13 +1228,12 @@ k8s_role_binding(const char *ns, const char *name, const char *role_kind,
 	    "RoleBinding", ns, name), role_kind, role, groups);
 }
 
-json_t *
-k8s_resource_quota(const char *ns, const char *name, const json_t *hard)
+/* o with spec {k: v}; v NULL (a wrong type) or a failure releases o. */
+static json_t *
+with_spec(json_t *o, const char *k, const json_t *v)
 {
-	json_t	*o = namespaced("v1", "ResourceQuota", ns, name);
-
-	if (o == NULL || !json_is_object(hard) || json_object_set_new(o,
-	    "spec", json_pack("{s:O}", "hard", hard)) != 0) {
+	if (o != NULL && (v == NULL || json_object_set_new(o, "spec",
+	    json_pack("{s:O}", k, v)) != 0)) {
 		json_decref(o);
 		return NULL;
 	}
@@ -1242,16 +1241,17 @@ k8s_resource_quota(const char *ns, const char *name, const json_t *hard)
 }
 
 json_t *
+k8s_resource_quota(const char *ns, const char *name, const json_t *hard)
+{
+	return with_spec(namespaced("v1", "ResourceQuota", ns, name), "hard",
+	    json_is_object(hard) ? hard : NULL);
+}
+
+json_t *
 k8s_limit_range(const char *ns, const char *name, const json_t *limits)
 {
-	json_t	*o = namespaced("v1", "LimitRange", ns, name);
-
-	if (o == NULL || !json_is_array(limits) || json_object_set_new(o,
-	    "spec", json_pack("{s:O}", "limits", limits)) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return with_spec(namespaced("v1", "LimitRange", ns, name), "limits",
+	    json_is_array(limits) ? limits : NULL);
 }
 
 json_t *

@@ -182,15 +182,6 @@ keyring_all(struct app *app, const struct signing_key **out)
 	return app->keys.n;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* Lowercase hex (as PostgreSQL's encode() writes it) into bytes. */
 static int
@@ -202,7 +193,7 @@ unhex(const char *s, struct buf *out)
 	if (n % 2 != 0)
 		return -1;
 	for (i = 0; i < n; i += 2) {
-		if ((hi = hexval(s[i])) < 0 || (lo = hexval(s[i + 1])) < 0)
+		if ((hi = hex_digit(s[i])) < 0 || (lo = hex_digit(s[i + 1])) < 0)
 			return -1;
 		buf_addch(out, (char)(hi << 4 | lo));
 	}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "url.h"
 
 bool
@@ -60,17 +61,6 @@ utf8_length(const char *s)
 	return n;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 long
 url_decode(const char *s, size_t len, bool plus_space, char *out)
@@ -80,8 +70,8 @@ url_decode(const char *s, size_t len, bool plus_space, char *out)
 
 	for (i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			if (len - i < 3 || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0)
+			if (len - i < 3 || (hi = hex_digit(s[i + 1])) < 0 ||
+			    (lo = hex_digit(s[i + 2])) < 0)
 				return -1;
 			out[o] = (char)(hi << 4 | lo);
 			i += 2;

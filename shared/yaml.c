@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "yaml.h"
 
 #define YAML_DEPTH_MAX	64
@@ -63,17 +64,6 @@ tail_ok(const char *t)
 	return *t == '\0' || (*t == '#' && t[-1] == ' ');
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * A quoted scalar starting at *t; *t is left after the closing quote.
@@ -122,7 +112,7 @@ quoted(struct parser *p, size_t no, const char **t)
 			break;
 		case 'u':
 			for (cp = 0, k = 1; k <= 4; k++) {
-				if ((h = hexval(s[k])) < 0)
+				if ((h = hex_digit(s[k])) < 0)
 					break;
 				cp = cp << 4 | (unsigned)h;
 			}
