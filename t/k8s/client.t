@@ -195,7 +195,9 @@ unlike "$(cat "$TB/seq.err")" "BEGIN|PRIVATE|Bearer" "no credential is logged"
 if "$ROOT/t/k8s/testbed.sh" start "$TB/virtual" virtual \
     --oidc-issuer-url=https://127.0.0.1:1/oidc --oidc-client-id=hexabase \
     --oidc-username-claim=sub --oidc-groups-claim=groups \
-    "--oidc-ca-file=$H/ca.crt" >"$TB/virtual.log" 2>&1; then
+    "--oidc-ca-file=$H/ca.crt" --enable-priority-and-fairness=false \
+    --max-requests-inflight=1 --max-mutating-requests-inflight=1 \
+    >"$TB/virtual.log" 2>&1; then
 	ok 0 "a virtual API server starts beside the host one"
 else
 	ok 1 "a virtual API server starts beside the host one"
@@ -207,5 +209,40 @@ like "$(cat "$TB/virtual/apiserver.args")" "--oidc-issuer-url=https://127.0.0.1:
     "the OIDC flags reach it"
 out=$("$K8SC" -k "$TB/virtual/admin.kubeconfig" get /apis/helm.cattle.io/v1)
 like "$out" "^error: NotFound" "the virtual server has no HelmChart CRD"
+
+# 429 and Retry-After: the virtual server admits one request at a time
+# (system:masters is exempt, so the viewer is used), and curl keeps it
+# busy while the client lists page by page.
+V=$TB/virtual
+printf '%s' "$crb" | "$K8SC" -k "$V/admin.kubeconfig" apply - >/dev/null
+want=$("$K8SC" -k "$V/admin.kubeconfig" list-all /api/v1/namespaces 1 | tail -n 1)
+for i in $(seq 50); do
+	"$K8SC" -k "$V/viewer.kubeconfig" get /api/v1/namespaces >/dev/null && break
+	sleep 0.2
+done
+vurl=$(. "$V/env"; echo "$K8S_SERVER")/api/v1/namespaces
+load=()
+for i in $(seq 100); do
+	[ "$i" -gt 1 ] && load+=(--next)
+	load+=(-s -o /dev/null --cacert "$V/ca.crt" --cert "$V/viewer.crt"
+	    --key "$V/viewer.key" "$vurl")
+done
+( while [ ! -f "$TB/stop-load" ]; do
+	curl -Z --parallel-max 16 "${load[@]}" 2>/dev/null
+done ) &
+load_pid=$!
+fails=0 rounds=0
+: >"$TB/429.err"
+for r in $(seq 10); do
+	rounds=$r
+	out=$("$K8SC" -k "$V/viewer.kubeconfig" -d 60000 list-all /api/v1/namespaces 1 2>>"$TB/429.err" | tail -n 1)
+	[ "$out" = "$want" ] || fails=$((fails + 1))
+	grep -q 'HTTP 429' "$TB/429.err" && break
+done
+touch "$TB/stop-load"
+wait "$load_pid"
+is "$fails" 0 "every paged list under overload completes ($rounds rounds, $want)"
+like "$(cat "$TB/429.err")" 'TooManyRequests \(HTTP 429\).*retry [0-9]+ in [0-9]{4,} ms' \
+    "429 is retried after the server's Retry-After (1 s), not sooner"
 
 done_testing
