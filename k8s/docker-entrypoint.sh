@@ -279,6 +279,9 @@ fi
 
 : >"$PREFIX/bench-upstreams.conf"
 : >"$PREFIX/bench-locations.conf"
+# TLS ends in front of the container (an Ingress with the issuer's real
+# certificate); nginx here speaks plain HTTP.
+: >"$PREFIX/tls.conf"
 sed -e "s|@LOG@/nginx-error.log|stderr|g" \
     -e "s|@USER@|$user_directive|" \
     -e "s|@NGINX_WORKERS@|$NGINX_WORKERS|" \

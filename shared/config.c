@@ -124,6 +124,11 @@ static const struct cfg_def defs[CFG__MAX] = {
 	[CFG_ME_CACHE_S] = { "HXB_ME_CACHE_S", CFG_INT, "60", false, false,
 	    0, 3600, NULL, "how long Redis keeps a user's profile for GET "
 	    "/auth/me; changes drop it at once; 0 reads PostgreSQL every time" },
+	[CFG_JWKS_MAX_AGE_S] = { "HXB_JWKS_MAX_AGE_S", CFG_INT, "300", false,
+	    false, 0, 86400, NULL, "how long verifiers may cache the JWKS and "
+	    "discovery documents (Cache-Control max-age); jobs/rotate-keys "
+	    "publishes a key at least this long, plus a margin, before it "
+	    "signs" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {

@@ -17,6 +17,7 @@ chmod 777 "$SAN"
 
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port) IDP_PORT=$(free_port) GITHUB_PORT=$(free_port)
+export TLS_PORT=$(free_port)
 export WORKERS=${WORKERS:-2} NGINX_WORKERS=1 BUILD=build/asan STACK_FAST=1
 # The test IdP with its test controls, and the GitHub stand-in.  The suite
 # signs in far more often than a person: the sign-in limits are raised for
@@ -32,6 +33,7 @@ export HXB_TEST_ROOT=$ROOT
 export HXB_TEST_STACK=$TMP/stack
 export HXB_TEST_BUILD=$ROOT/build/asan
 export HXB_TEST_URL=http://127.0.0.1:$PORT
+export HXB_TEST_ISSUER=https://127.0.0.1:$TLS_PORT
 export HXB_TEST_SAN=$SAN
 
 # The Kubernetes test bed's binaries are built once per machine; a first

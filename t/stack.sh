@@ -15,6 +15,8 @@
 #
 # Settings (environment): PORT (8080), PG_PORT (55432), REDIS_PORT (56379),
 # NATS_PORT (54222), IDP_PORT (55443, the development identity provider),
+# TLS_PORT (8443: nginx over HTTPS with the development CA's certificate;
+# the issuer, HXB_ISSUER, is https://127.0.0.1:TLS_PORT),
 # GITHUB_PORT (the GitHub stand-in; only with STACK_PEERS=test),
 # WORKERS (4 per handler), NGINX_WORKERS (2),
 # NGINX_AUTH_RATE (10r/s) and NGINX_AUTH_BURST (20): nginx's sign-in limit,
@@ -38,6 +40,7 @@ REDIS_PORT=${REDIS_PORT:-56379}
 NATS_PORT=${NATS_PORT:-54222}
 IDP_PORT=${IDP_PORT:-55443}
 GITHUB_PORT=${GITHUB_PORT:-55444}
+TLS_PORT=${TLS_PORT:-8443}
 WORKERS=${WORKERS:-4}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 NGINX_AUTH_RATE=${NGINX_AUTH_RATE:-10r/s}
@@ -165,6 +168,7 @@ PGDATA=$PGDATA
 STACK_BENCH=$STACK_BENCH
 IDP_PORT=$IDP_PORT
 GITHUB_PORT=$GITHUB_PORT
+TLS_PORT=$TLS_PORT
 NGINX_AUTH_RATE=$NGINX_AUTH_RATE
 NGINX_AUTH_BURST=$NGINX_AUTH_BURST
 STACK_PEERS=$STACK_PEERS
@@ -194,6 +198,7 @@ HXB_NATS_TOKEN_FILE=$SECRETS/nats
 HXB_MIGRATIONS_DIR=$ROOT/sql
 HXB_MASTER_KEY_FILE=$SECRETS/master_key
 HXB_PUBLIC_URL=http://127.0.0.1:$PORT
+HXB_ISSUER=https://127.0.0.1:$TLS_PORT
 HXB_DEV_MODE=true
 HXB_TLS_CA_FILE=$TLS/ca.crt
 HXB_IDP_DEV_KIND=oidc
@@ -475,6 +480,13 @@ nginx_render() {
 	is_root && user="user nobody nogroup;"
 	: >"$DIR/nginx/bench-upstreams.conf"
 	: >"$DIR/nginx/bench-locations.conf"
+	# The same server over HTTPS: the issuer's address.
+	cat >"$DIR/nginx/tls.conf" <<EOS
+listen 127.0.0.1:$TLS_PORT ssl;
+ssl_certificate $TLS/server.crt;
+ssl_certificate_key $TLS/server.key;
+ssl_protocols TLSv1.2 TLSv1.3;
+EOS
 	if [ "$STACK_BENCH" = 1 ]; then
 		cat >"$DIR/nginx/bench-upstreams.conf" <<EOS
 upstream hxb_bench_hello {
@@ -513,6 +525,8 @@ nginx_start() {
 	    >>"$LOG/nginx-error.log" 2>&1 &
 	echo $! >"$PIDS/nginx.pid"
 	wait_for nginx 20 port_open "$PORT" || die "see $LOG/nginx-error.log"
+	wait_for "nginx over HTTPS" 20 port_open "$TLS_PORT" ||
+	    die "see $LOG/nginx-error.log"
 }
 
 nginx_stop() { stop_pid nginx QUIT; }
@@ -553,6 +567,7 @@ banner() {
 
 Hexabase control plane: http://127.0.0.1:$PORT
   nginx       127.0.0.1:$PORT          logs $LOG/nginx-*.log
+  issuer      https://127.0.0.1:$TLS_PORT (the same server over HTTPS; CA $TLS/ca.crt)
   handlers    $(handlers | tr '\n' ' ')($WORKERS workers each, sockets in $RUN)
   PostgreSQL  127.0.0.1:$PG_PORT and $RUN/pg   data $PGDATA
   Redis       127.0.0.1:$REDIS_PORT and $RUN/redis.sock

@@ -46,7 +46,7 @@ p=${AT#*.}; p=${p%%.*}
 while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done
 claims=$(printf '%s' "$p" | tr '_-' '/+' | base64 -d 2>/dev/null)
 is "$(printf '%s' "$claims" | jq -r '[.iss, .aud, .sub == "'"$UID_"'", (.exp - .iat), (.sid | test("^ses-")), (.jti | length > 10)] | @csv')" \
-    '"https://127.0.0.1:8443","hexabase-api",true,900,true,true' "access token claims"
+    "\"$HXB_TEST_ISSUER\",\"hexabase-api\",true,900,true,true" "access token claims"
 
 # An independent relying party accepts it: the npm library jose, with the
 # public key from signing_keys, issuer and audience pinned, RS256 only.
@@ -58,7 +58,7 @@ const [token, pem] = process.argv.slice(1);
 try {
   const key = await jose.importSPKI(fs.readFileSync(pem, "utf8"), "RS256");
   const { payload, protectedHeader } = await jose.jwtVerify(token, key, {
-    issuer: "https://127.0.0.1:8443", audience: "hexabase-api",
+    issuer: process.env.HXB_TEST_ISSUER, audience: "hexabase-api",
     algorithms: ["RS256"], requiredClaims: ["exp", "iat", "sub", "jti", "sid"] });
   console.log(`${protectedHeader.kid} ${payload.sub}`);
 } catch (e) { console.log(`REJECTED ${e.code}`); }

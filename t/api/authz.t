@@ -167,6 +167,7 @@ while IFS=$'\t' read -r method route body setup e1 e2 e3 e4 e5 e6 e7 e8; do
 		cells=$((cells + 1))
 	done
 done < "$TABLE"
-is "$cells" $((58 * 8)) "58 routes x 8 callers: every cell was run"
+nroutes=$(printf '%s\n' "$want" | grep -c .)
+is "$cells" $((nroutes * 8)) "$nroutes routes x 8 callers: every cell was run"
 
 done_testing

@@ -26,7 +26,7 @@ export WORKERS=${WORKERS:-4} BUILD=build STACK_BENCH=1
 
 . "$ROOT/t/lib/ports.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
-export NATS_PORT=$(free_port) IDP_PORT=$(free_port)
+export NATS_PORT=$(free_port) IDP_PORT=$(free_port) TLS_PORT=$(free_port)
 TMP=$(mktemp -d /tmp/hxb-bench.XXXXXX)
 STACK=$TMP/stack
 # wrk sends everything from one address: raise the per-address limit of

@@ -1,0 +1,56 @@
+#!/bin/bash
+# Hexabase as an OpenID Provider: discovery and JWKS at the issuer, over
+# HTTPS, checked by an independent library (the npm package jose).
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/auth.sh"
+
+CA=$HXB_TEST_STACK/tls/ca.crt
+ISS=$HXB_TEST_ISSUER
+
+# Through the plain port too (recorded for the OpenAPI check).
+http GET /.well-known/openid-configuration
+is "$STATUS" 200 "discovery over HTTP: 200"
+http GET /.well-known/jwks.json
+is "$STATUS" 200 "JWKS over HTTP: 200"
+
+doc=$(curl -sS --cacert "$CA" -D "$HXB_TEST_STACK/oidc.h" "$ISS/.well-known/openid-configuration")
+is "$(printf '%s' "$doc" | jq -r .issuer)" "$ISS" "the issuer is the HTTPS address, verified with the CA"
+is "$(printf '%s' "$doc" | jq -r .jwks_uri)" "$ISS/.well-known/jwks.json" "jwks_uri is under the issuer"
+is "$(printf '%s' "$doc" | jq -c '[.id_token_signing_alg_values_supported, .subject_types_supported, .response_types_supported]')" \
+    '[["RS256"],["public"],["code"]]' "algorithms, subject and response types"
+like "$(printf '%s' "$doc" | jq -c .claims_supported)" '"groups".*"workspace_id"' "groups and workspace_id are claims"
+like "$(tr -d '\r' <"$HXB_TEST_STACK/oidc.h")" '^[Cc]ache-[Cc]ontrol: public, max-age=300' "discovery: cacheable for 300 s"
+
+set_jwks=$(curl -sS --cacert "$CA" -D "$HXB_TEST_STACK/jwks.h" "$ISS/.well-known/jwks.json")
+like "$(tr -d '\r' <"$HXB_TEST_STACK/jwks.h")" '^[Cc]ache-[Cc]ontrol: public, max-age=300' "JWKS: cacheable for 300 s"
+kids=$(printf '%s' "$set_jwks" | jq -r '[.keys[].kid] | sort | join(",")')
+want=$(sql "SELECT string_agg(kid, ',' ORDER BY kid) FROM signing_keys")
+is "$kids" "$want" "JWKS lists every key in signing_keys"
+is "$(printf '%s' "$set_jwks" | jq -r '[.keys[] | .kty + " " + .use + " " + .alg] | unique | join(",")')" \
+    "RSA sig RS256" "each key: kty RSA, use sig, alg RS256"
+is "$(printf '%s' "$set_jwks" | jq '[.keys[] | has("d") or has("p") or has("q")] | any')" false \
+    "no private member is published"
+
+# jose fetches the keys from jwks_uri (over TLS with our CA) and verifies
+# an access token with issuer and audience pinned and RS256 only.
+U=oidc$$r$RANDOM
+sign_in "$U"
+verify() {
+	(cd "$HXB_TEST_ROOT/t/peers" && NODE_EXTRA_CA_CERTS=$CA node --input-type=module -e '
+import * as jose from "jose";
+const [token, iss] = process.argv.slice(1);
+const doc = await (await fetch(iss + "/.well-known/openid-configuration")).json();
+const keys = jose.createRemoteJWKSet(new URL(doc.jwks_uri));
+try {
+  const { payload } = await jose.jwtVerify(token, keys, { issuer: doc.issuer,
+    audience: "hexabase-api", algorithms: ["RS256"] });
+  console.log(`OK ${payload.sub}`);
+} catch (e) { console.log(`REJECTED ${e.code}`); }
+' -- "$1" "$ISS" 2>&1)
+}
+out=$(verify "$AT")
+like "$out" "^OK hxb-usr-" "jose verifies an access token with the keys from discovery"
+out=$(verify "${AT%.*}.$(printf '%s' "${AT##*.}" | rev)")
+is "$out" "REJECTED ERR_JWS_SIGNATURE_VERIFICATION_FAILED" "jose refuses a tampered signature"
+
+done_testing
