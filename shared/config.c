@@ -129,6 +129,15 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    "discovery documents (Cache-Control max-age); jobs/rotate-keys "
 	    "publishes a key at least this long, plus a margin, before it "
 	    "signs" },
+	[CFG_KEY_ROTATE_AFTER_S] = { "HXB_KEY_ROTATE_AFTER_S", CFG_INT,
+	    "2592000", false, false, 3600, 31536000, NULL, "the age of the "
+	    "active signing key at which jobs/rotate-keys publishes its "
+	    "successor" },
+	[CFG_KEY_PUBLISH_MARGIN_S] = { "HXB_KEY_PUBLISH_MARGIN_S", CFG_INT,
+	    "60", false, false, 0, 3600, NULL, "what jobs/rotate-keys adds to "
+	    "the JWKS max-age and the key refresh interval before a published "
+	    "key signs, and to a retired key's last token lifetime before it "
+	    "is deleted" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {
