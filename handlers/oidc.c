@@ -2,8 +2,10 @@
  * oidc: Hexabase as the OpenID Provider that every vCluster API server
  * trusts.
  *
- *   GET /.well-known/openid-configuration	the discovery document
- *   GET /.well-known/jwks.json		every published signing key
+ *   GET  /.well-known/openid-configuration	the discovery document
+ *   GET  /.well-known/jwks.json		every published signing key
+ *   POST /api/v1/workspaces/{wsId}/token[?format=exec-credential]
+ *					a token for the workspace's vCluster
  *
  * The issuer is HXB_ISSUER, byte for byte the "iss" of every token
  * Hexabase signs, and an https URL (nginx serves it over TLS).  JWKS
@@ -11,6 +13,13 @@
  * verifiers have them cached first), active, and retired but not yet
  * deleted (tokens they signed may still be live); jobs/rotate-keys moves
  * them along.  Both answers may be cached for HXB_JWKS_MAX_AGE_S.
+ *
+ * A workspace token is an ID token for one vCluster: aud is the
+ * workspace id (so workspace B's API server refuses A's tokens), groups
+ * are the caller's effective groups there by name (hxb_effective_groups(),
+ * the one definition), and it lives HXB_WORKSPACE_TOKEN_TTL_S.  Only a
+ * caller with a group in the workspace gets one: 403 for whoever sees the
+ * workspace without one, 404 for anyone else.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +27,40 @@
 
 #include <jansson.h>
 
+#include <time.h>
+
 #include "app.h"
+#include "crypto.h"
 #include "jws.h"
 #include "keys.h"
+#include "tenant.h"
 
 static void	 discovery(struct req *);
 static void	 jwks(struct req *);
+static void	 ws_token(struct req *);
+
+enum { T_FORMAT };
+
+static const struct field token_query[] = {
+	[T_FORMAT] = { "format", FIELD_STRING, false, false, 1, 16,
+	    "exec-credential", "exec-credential, or leave it out" },
+	{ NULL },
+};
 
 static const struct route routes[] = {
 	{ HTTP_GET, "/.well-known/openid-configuration", discovery,
 	    PERM_PUBLIC, "openid_configuration", NULL, NULL },
 	{ HTTP_GET, "/.well-known/jwks.json", jwks, PERM_PUBLIC, "jwks",
 	    NULL, NULL },
+	{ HTTP_POST, "/api/v1/workspaces/{wsId}/token", ws_token,
+	    PERM_WS_READ, "workspace_token", NULL, token_query },
 };
+
+/* The caller's effective groups in the workspace, by name, and email. */
+static const struct db_stmt st_claims = { "oidc_claims",
+    "SELECT (SELECT coalesce(json_agg(g.name ORDER BY g.name), '[]') "
+    "FROM hxb_effective_groups($1, $2) e JOIN groups g ON g.id = "
+    "e.group_id), (SELECT u.email FROM users u WHERE u.id = $2)", 2 };
 
 static void
 cache_for(struct req *r)
@@ -105,6 +135,110 @@ jwks(struct req *r)
 	}
 	cache_for(r);
 	http_json(r, 200, json_pack("{s:o}", "keys", keys));
+}
+
+/* "2026-12-03T10:15:00Z" for seconds since the epoch. */
+static void
+rfc3339(long long t, char out[32])
+{
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A signed workspace token; NULL (logged) if it cannot be made. */
+static char *
+sign_ws_token(struct req *r, const char *user_id, const char *ws,
+    json_t *groups, const char *email, long long now, long long exp)
+{
+	const struct signing_key	*k;
+	unsigned char			 rnd[16];
+	struct buf			 jti = BUF_INIT(64);
+	json_t				*claims;
+	char				*tok = NULL;
+
+	if ((k = keyring_signer(r->app)) == NULL ||
+	    crypto_random(rnd, sizeof(rnd)) != 0)
+		return NULL;
+	b64url_encode(&jti, rnd, sizeof(rnd));
+	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O, s:s}",
+	    "iss", config_str(&r->app->cfg, CFG_ISSUER),
+	    "sub", user_id,
+	    "aud", ws,
+	    "exp", (json_int_t)exp,
+	    "iat", (json_int_t)now,
+	    "nbf", (json_int_t)now,
+	    "jti", buf_cstr(&jti),
+	    "groups", groups,
+	    "workspace_id", ws);
+	if (claims != NULL && email != NULL && *email != '\0')
+		json_object_set_new(claims, "email", json_string(email));
+	if (claims != NULL && !jti.failed)
+		tok = jws_sign(k->priv, k->alg, k->kid, claims);
+	json_decref(claims);
+	buf_release(&jti);
+	if (tok == NULL)
+		log_error(&r->app->log, "could not sign a workspace token");
+	return tok;
+}
+
+static void
+ws_token(struct req *r)
+{
+	struct principal	 p;
+	struct tenant_ws	 ws;
+	const char		*params[2];
+	PGresult		*res;
+	json_error_t		 je;
+	json_t			*groups;
+	long long		 now, exp;
+	char			*tok, when[32];
+	bool			 exec = r->qv.present[T_FORMAT];
+
+	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
+		return;
+	params[0] = ws.id;
+	params[1] = p.user_id;
+	if ((res = db_exec(&r->app->db, &st_claims, params)) == NULL) {
+		tenant_db_problem(r);
+		tenant_end(r);
+		return;
+	}
+	tenant_end(r);
+	groups = json_loads(PQgetvalue(res, 0, 0), 0, &je);
+	if (json_array_size(groups) == 0) {
+		PQclear(res);
+		json_decref(groups);
+		http_problemf(r, PROBLEM_FORBIDDEN, "you have no group in this "
+		    "workspace, so its cluster would grant you nothing");
+		return;
+	}
+	now = (long long)time(NULL);
+	exp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
+	tok = sign_ws_token(r, p.user_id, ws.id, groups,
+	    PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), now, exp);
+	PQclear(res);
+	json_decref(groups);
+	if (tok == NULL) {
+		http_header(r, "Retry-After", "1");
+		http_problemf(r, PROBLEM_UNAVAILABLE, "no signing key is "
+		    "available");
+		return;
+	}
+	rfc3339(exp, when);
+	http_header(r, "Cache-Control", "no-store");
+	if (exec)
+		http_json(r, 200, json_pack("{s:s, s:s, s:{s:s, s:s}}",
+		    "apiVersion", "client.authentication.k8s.io/v1",
+		    "kind", "ExecCredential", "status", "token", tok,
+		    "expirationTimestamp", when));
+	else
+		http_json(r, 200, json_pack("{s:s, s:s}", "token", tok,
+		    "expires_at", when));
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
 }
 
 int

@@ -12,8 +12,9 @@
  *	active key becomes "retired".
  *   2. Retired keys are deleted once no token they signed can be live:
  *	HXB_KEYS_REFRESH_MS (a signer may use a key that long after it was
- *	retired) + HXB_ACCESS_TOKEN_TTL_S + HXB_CLOCK_SKEW_S + the margin
- *	after their retirement.
+ *	retired) + the longer of HXB_ACCESS_TOKEN_TTL_S and
+ *	HXB_WORKSPACE_TOKEN_TTL_S + HXB_CLOCK_SKEW_S + the margin after
+ *	their retirement.
  *   3. If there is no next key and the active key is older than
  *	HXB_KEY_ROTATE_AFTER_S (or --force), a next key is created.  It is
  *	published at once (JWKS lists next keys) and becomes active no
@@ -97,14 +98,16 @@ rotate(struct app *app, const unsigned char *master, bool force)
 	long long	 refresh_s = (config_int(cfg, CFG_KEYS_REFRESH_MS) + 999) /
 			    1000;
 	long long	 margin = config_int(cfg, CFG_KEY_PUBLISH_MARGIN_S);
+	long long	 ttl = config_int(cfg, CFG_ACCESS_TOKEN_TTL_S);
 	char		 keep[32], after[32], delay[32], kid[KID_MAX];
 	const char	*p[2];
 	PGresult	*res;
 	int		 i;
 
-	secs(keep, sizeof(keep), refresh_s + config_int(cfg,
-	    CFG_ACCESS_TOKEN_TTL_S) + config_int(cfg, CFG_CLOCK_SKEW_S) +
-	    margin);
+	if (config_int(cfg, CFG_WORKSPACE_TOKEN_TTL_S) > ttl)
+		ttl = config_int(cfg, CFG_WORKSPACE_TOKEN_TTL_S);
+	secs(keep, sizeof(keep), refresh_s + ttl + config_int(cfg,
+	    CFG_CLOCK_SKEW_S) + margin);
 	secs(after, sizeof(after), config_int(cfg, CFG_KEY_ROTATE_AFTER_S));
 	secs(delay, sizeof(delay), refresh_s + config_int(cfg,
 	    CFG_JWKS_MAX_AGE_S) + margin);

@@ -129,6 +129,9 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    "discovery documents (Cache-Control max-age); jobs/rotate-keys "
 	    "publishes a key at least this long, plus a margin, before it "
 	    "signs" },
+	[CFG_WORKSPACE_TOKEN_TTL_S] = { "HXB_WORKSPACE_TOKEN_TTL_S", CFG_INT,
+	    "900", false, false, 60, 3600, NULL, "lifetime of a workspace "
+	    "token (the ID token a vCluster's API server accepts)" },
 	[CFG_KEY_ROTATE_AFTER_S] = { "HXB_KEY_ROTATE_AFTER_S", CFG_INT,
 	    "2592000", false, false, 3600, 31536000, NULL, "the age of the "
 	    "active signing key at which jobs/rotate-keys publishes its "

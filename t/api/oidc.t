@@ -3,6 +3,7 @@
 # HTTPS, checked by an independent library (the npm package jose).
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/auth.sh"
+. "$(dirname "$0")/../lib/tenancy.sh"
 
 CA=$HXB_TEST_STACK/tls/ca.crt
 ISS=$HXB_TEST_ISSUER
@@ -52,5 +53,66 @@ out=$(verify "$AT")
 like "$out" "^OK hxb-usr-" "jose verifies an access token with the keys from discovery"
 out=$(verify "${AT%.*}.$(printf '%s' "${AT##*.}" | rev)")
 is "$out" "REJECTED ERR_JWS_SIGNATURE_VERIFICATION_FAILED" "jose refuses a tampered signature"
+
+# --- workspace tokens --------------------------------------------------------
+claims() {
+	local p=${1#*.}
+	p=${p%%.*}
+	while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done
+	printf '%s' "$p" | tr '_-' '/+' | base64 -d
+}
+tenancy_setup "o$$r$RANDOM"
+api "$WSA" POST "$WSP/token"
+is "$STATUS" 200 "a workspace admin gets a workspace token"
+WT=$(jqb .token)
+is "$(header cache-control)" no-store "... never cached"
+c=$(claims "$WT")
+is "$(printf '%s' "$c" | jq -c '[.iss, .sub, .aud, .workspace_id, .groups]')" \
+    "[\"$ISS\",\"$WSA_ID\",\"$WS\",\"$WS\",[\"WSAdmins\",\"WorkspaceMembers\"]]" \
+    "claims: iss, sub, aud and workspace_id the workspace, groups flattened by name"
+is "$(printf '%s' "$c" | jq -r '(.exp - .iat | tostring) + " " + (.nbf == .iat | tostring) + " " + (.jti | length > 10 | tostring)')" \
+    "900 true true" "exp 15 minutes after iat; nbf; a jti"
+like "$(printf '%s' "$c" | jq -r .email)" '@example.test$' "the email claim"
+is "$(jqb .expires_at)" "$(printf '%s' "$c" | jq -r '.exp | todate')" "expires_at is exp"
+api "$VWR" POST "$WSP/token"
+is "$(claims "$(jqb .token)" | jq -c .groups)" '["WSUsers","WorkspaceMembers"]' "a viewer's groups"
+api "$VWR" POST "$WSP/token?format=exec-credential"
+is "$STATUS" 200 "format=exec-credential: 200"
+is "$(jqb '[.apiVersion, .kind, (.status.token | split(".") | length), (.status.expirationTimestamp | test("Z$"))] | @csv')" \
+    '"client.authentication.k8s.io/v1","ExecCredential",3,true' "... an ExecCredential"
+api "$VWR" POST "$WSP/token?format=yaml"
+is "$STATUS" 400 "an unknown format: 400"
+api "$MEM" POST "$WSP/token"
+is_problem 404 "an organization member with no group: 404"
+api "$STR" POST "$WSP/token"
+is_problem 404 "a stranger: 404"
+api "" POST "$WSP/token"
+is_problem 401 "no token: 401"
+# An organization admin without a group sees the workspace but gets none.
+oa=oa$$r$RANDOM
+sign_in "$oa"
+OA=$AT
+join_org "$ADM" "$OA" "$oa@example.test" admin
+api "$OA" POST "$WSP/token"
+is_problem 403 "an organization admin with no group: 403, not a token"
+http GET /auth/me -H "$(bearer "$WT")"
+is "$STATUS" 401 "a workspace token is not a platform token"
+
+# jose: valid for its workspace, refused by another's audience.
+wverify() {
+	(cd "$HXB_TEST_ROOT/t/peers" && NODE_EXTRA_CA_CERTS=$CA node --input-type=module -e '
+import * as jose from "jose";
+const [token, iss, aud] = process.argv.slice(1);
+const keys = jose.createRemoteJWKSet(new URL(iss + "/.well-known/jwks.json"));
+try {
+  const { payload } = await jose.jwtVerify(token, keys, { issuer: iss,
+    audience: aud, algorithms: ["RS256"],
+    requiredClaims: ["exp", "iat", "nbf", "jti", "sub", "groups"] });
+  console.log(`OK ${payload.groups.join(",")}`);
+} catch (e) { console.log(`REJECTED ${e.code}`); }
+' -- "$1" "$ISS" "$2" 2>&1)
+}
+is "$(wverify "$WT" "$WS")" "OK WSAdmins,WorkspaceMembers" "jose verifies the workspace token for its workspace"
+is "$(wverify "$WT" "$WS2")" "REJECTED ERR_JWT_CLAIM_VALIDATION_FAILED" "... and refuses it for another workspace"
 
 done_testing
