@@ -24,7 +24,10 @@ export WORKERS=${WORKERS:-2} NGINX_WORKERS=1 BUILD=build/asan STACK_FAST=1
 # 127.0.0.1, and t/api/auth_ratelimit.t checks them from other addresses.
 export STACK_PEERS=test NGINX_AUTH_RATE=50r/s NGINX_AUTH_BURST=100
 export STACK_ENV_FILE=$TMP/extra.env
-printf 'HXB_AUTH_RATE_LIMIT=100000\nHXB_KEYS_REFRESH_MS=1000\n' >"$STACK_ENV_FILE"
+# Keys: re-read every second, and JWKS cacheable for 2 s, so that a key
+# rotation (t/api/rotate_keys.t, t/k8s/oidc.t) takes seconds, not minutes.
+printf 'HXB_AUTH_RATE_LIMIT=100000\nHXB_KEYS_REFRESH_MS=1000\nHXB_JWKS_MAX_AGE_S=2\n' \
+    >"$STACK_ENV_FILE"
 # Sanitizer reports go to files, so that none is lost in a log; LSan is on.
 export ASAN_OPTIONS="log_path=$SAN/asan:detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="log_path=$SAN/ubsan:print_stacktrace=1:halt_on_error=1"

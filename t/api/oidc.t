@@ -20,10 +20,11 @@ is "$(printf '%s' "$doc" | jq -r .jwks_uri)" "$ISS/.well-known/jwks.json" "jwks_
 is "$(printf '%s' "$doc" | jq -c '[.id_token_signing_alg_values_supported, .subject_types_supported, .response_types_supported]')" \
     '[["RS256"],["public"],["code"]]' "algorithms, subject and response types"
 like "$(printf '%s' "$doc" | jq -c .claims_supported)" '"groups".*"workspace_id"' "groups and workspace_id are claims"
-like "$(tr -d '\r' <"$HXB_TEST_STACK/oidc.h")" '^[Cc]ache-[Cc]ontrol: public, max-age=300' "discovery: cacheable for 300 s"
+MAX_AGE=$(stack_setting HXB_JWKS_MAX_AGE_S 300)
+like "$(tr -d '\r' <"$HXB_TEST_STACK/oidc.h")" "^[Cc]ache-[Cc]ontrol: public, max-age=$MAX_AGE\$" "discovery: cacheable for HXB_JWKS_MAX_AGE_S ($MAX_AGE s)"
 
 set_jwks=$(curl -sS --cacert "$CA" -D "$HXB_TEST_STACK/jwks.h" "$ISS/.well-known/jwks.json")
-like "$(tr -d '\r' <"$HXB_TEST_STACK/jwks.h")" '^[Cc]ache-[Cc]ontrol: public, max-age=300' "JWKS: cacheable for 300 s"
+like "$(tr -d '\r' <"$HXB_TEST_STACK/jwks.h")" "^[Cc]ache-[Cc]ontrol: public, max-age=$MAX_AGE\$" "JWKS: cacheable for as long"
 kids=$(printf '%s' "$set_jwks" | jq -r '[.keys[].kid] | sort | join(",")')
 want=$(sql "SELECT string_agg(kid, ',' ORDER BY kid) FROM signing_keys")
 is "$kids" "$want" "JWKS lists every key in signing_keys"

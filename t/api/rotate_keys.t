@@ -8,14 +8,15 @@
 . "$(dirname "$0")/../lib/auth.sh"
 
 ISS=$HXB_TEST_ISSUER
-# Short delays: published 1 s (max-age) + 1 s (refresh) + 1 s (margin)
-# before it signs.
+# The job sees the stack's key refresh and JWKS max-age (make test: 1 s
+# and 2 s) and a margin of 1 s: a successor signs 4 s after it is published.
 rotate() {
 	HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner" \
 	HXB_DATABASE_PASSWORD_FILE="$S/secrets/pg_owner" \
-	HXB_MASTER_KEY_FILE="$S/secrets/master_key" HXB_KEYS_REFRESH_MS=1000 \
-	HXB_JWKS_MAX_AGE_S=1 HXB_KEY_PUBLISH_MARGIN_S=1 \
-	    "$HXB_TEST_BUILD/jobs/rotate-keys" "$@"
+	HXB_MASTER_KEY_FILE="$S/secrets/master_key" \
+	HXB_KEYS_REFRESH_MS=$(stack_setting HXB_KEYS_REFRESH_MS 30000) \
+	HXB_JWKS_MAX_AGE_S=$(stack_setting HXB_JWKS_MAX_AGE_S 300) \
+	HXB_KEY_PUBLISH_MARGIN_S=1 "$HXB_TEST_BUILD/jobs/rotate-keys" "$@"
 }
 state() { sql "SELECT string_agg(state || ':' || kid, ' ' ORDER BY state, kid) FROM signing_keys"; }
 kid_of() {
@@ -43,7 +44,7 @@ wait
 is "$(cat "$S"/rot.* | grep -c '^rotate-keys: published ')" 1 "four concurrent runs publish one key"
 next=$(sql "SELECT kid FROM signing_keys WHERE state = 'next'")
 like "$next" '^[A-Za-z0-9_-]{43}$' "the successor is a next key"
-is "$(sql "SELECT activate_after - created_at >= interval '3 seconds' FROM signing_keys WHERE kid = '$next'")" t \
+is "$(sql "SELECT activate_after - created_at >= interval '$(( $(stack_setting HXB_JWKS_MAX_AGE_S 300) + 2 )) seconds' FROM signing_keys WHERE kid = '$next'")" t \
     "it signs no sooner than max-age + refresh + margin after it is published"
 out=$(rotate --force 2>&1)
 is "$out" "" "a second --force while a successor waits does nothing"

@@ -8,6 +8,7 @@
 #   tamper MODE                   how the test IdP rewrites its next ID token
 #   sql SQL                       psql as superuser on the stack's database
 #   rcli ARGS...                  redis-cli on the stack's Redis
+#   stack_setting NAME DEFAULT    an HXB_ setting the stack's handlers got
 #   auth_pool_with VAR=VALUE...   swap the auth pool for one with more settings
 #   auth_pool_restore             swap it back (also done at exit)
 . "$HXB_TEST_ROOT/t/lib/idp.sh"
@@ -23,6 +24,13 @@ sql() {
 	PGPASSWORD=$(cat "$S/secrets/pg_super") psql -X -q -A -t \
 	    -v ON_ERROR_STOP=1 -h "$RUN/pg" -p "$PG_PORT" -U postgres \
 	    -d hexabase -c "$1"
+}
+
+# stack_setting NAME DEFAULT: an HXB_ setting the stack's handlers got.
+stack_setting() {
+	local v
+	v=$(sed -n "s/^$1=//p" "$S/extra.env" 2>/dev/null | tail -n 1)
+	printf '%s' "${v:-$2}"
 }
 
 rcli() {
