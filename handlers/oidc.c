@@ -33,6 +33,7 @@
 #include "crypto.h"
 #include "jws.h"
 #include "keys.h"
+#include "scope.h"
 #include "tenant.h"
 
 static void	 discovery(struct req *);
@@ -56,11 +57,15 @@ static const struct route routes[] = {
 	    PERM_WS_READ, "workspace_token", NULL, token_query },
 };
 
-/* The caller's effective groups in the workspace, by name, and email. */
+/*
+ * The acting user's effective groups in the workspace, by name, and email:
+ * read in the same round trip as the workspace (scope_read()).
+ */
 static const struct db_stmt st_claims = { "oidc_claims",
     "SELECT (SELECT coalesce(json_agg(g.name ORDER BY g.name), '[]') "
-    "FROM hxb_effective_groups($1, $2) e JOIN groups g ON g.id = "
-    "e.group_id), (SELECT u.email FROM users u WHERE u.id = $2)", 2 };
+    "FROM hxb_effective_groups($1, hxb_actor()) e JOIN groups g ON "
+    "g.id = e.group_id), (SELECT u.email FROM users u WHERE u.id = "
+    "hxb_actor())", 1 };
 
 static void
 cache_for(struct req *r)
@@ -188,8 +193,9 @@ static void
 ws_token(struct req *r)
 {
 	struct principal	 p;
-	struct tenant_ws	 ws;
-	const char		*params[2];
+	const char		*ws = http_param(r, "wsId");
+	const char		*claims_p[1] = { ws };
+	const struct db_stmt	*st[1] = { &st_claims };
 	PGresult		*res;
 	json_error_t		 je;
 	json_t			*groups;
@@ -197,16 +203,9 @@ ws_token(struct req *r)
 	char			*tok, when[32];
 	bool			 exec = r->qv.present[T_FORMAT];
 
-	if (tenant_ws_begin(r, &p, "wsId", ID_WS, &ws) != 0)
+	if (scope_read(r, &p, "wsId", ID_WS, NULL, ID_WS, false, NULL, 1, st,
+	    (const char *const *[]){ claims_p }, &res) != 0)
 		return;
-	params[0] = ws.id;
-	params[1] = p.user_id;
-	if ((res = db_exec(&r->app->db, &st_claims, params)) == NULL) {
-		tenant_db_problem(r);
-		tenant_end(r);
-		return;
-	}
-	tenant_end(r);
 	groups = json_loads(PQgetvalue(res, 0, 0), 0, &je);
 	if (json_array_size(groups) == 0) {
 		PQclear(res);
@@ -217,7 +216,7 @@ ws_token(struct req *r)
 	}
 	now = (long long)time(NULL);
 	exp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
-	tok = sign_ws_token(r, p.user_id, ws.id, groups,
+	tok = sign_ws_token(r, p.user_id, ws, groups,
 	    PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), now, exp);
 	PQclear(res);
 	json_decref(groups);
