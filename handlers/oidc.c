@@ -16,8 +16,9 @@
  *
  * A workspace token is an ID token for one vCluster: aud is the
  * workspace id (so workspace B's API server refuses A's tokens), groups
- * are the caller's effective groups there by name (hxb_effective_groups(),
- * the one definition), and it lives HXB_WORKSPACE_TOKEN_TTL_S.  Only a
+ * are the caller's effective groups there by name (hxb_my_group_names(),
+ * through hxb_effective_groups(), the one definition), and it lives
+ * HXB_WORKSPACE_TOKEN_TTL_S.  Only a
  * caller with a group in the workspace gets one: 403 for whoever sees the
  * workspace without one, 404 for anyone else.
  */
@@ -62,10 +63,8 @@ static const struct route routes[] = {
  * read in the same round trip as the workspace (scope_read()).
  */
 static const struct db_stmt st_claims = { "oidc_claims",
-    "SELECT (SELECT coalesce(json_agg(g.name ORDER BY g.name), '[]') "
-    "FROM hxb_effective_groups($1, hxb_actor()) e JOIN groups g ON "
-    "g.id = e.group_id), (SELECT u.email FROM users u WHERE u.id = "
-    "hxb_actor())", 1 };
+    "SELECT to_json(hxb_my_group_names($1)), (SELECT u.email FROM users u "
+    "WHERE u.id = hxb_actor())", 1 };
 
 static void
 cache_for(struct req *r)
