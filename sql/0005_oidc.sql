@@ -15,9 +15,14 @@ CREATE FUNCTION hxb_my_group_names(ws text) RETURNS text[]
 AS $$
 BEGIN
     -- PL/pgSQL, not SQL: its plan is kept for the session (less than
-    -- half the time of a SQL function, planned at every call).
+    -- half the time of a SQL function, planned at every call).  The ids
+    -- go in as an array, so each is one probe of the primary key: joined
+    -- to the function (estimated at 1 000 rows), the planner would hash
+    -- all groups, 1.8 ms with 10 000 of them against 0.1.
     RETURN (SELECT coalesce(array_agg(g.name ORDER BY g.name), '{}')
-            FROM hxb_my_groups(ws) m JOIN groups g ON g.id = m.group_id);
+            FROM groups g
+            WHERE g.id = ANY (ARRAY(SELECT m.group_id
+                                    FROM hxb_my_groups(ws) m)));
 END $$;
 REVOKE ALL ON FUNCTION hxb_my_group_names(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hxb_my_group_names(text) TO hxb_app;
