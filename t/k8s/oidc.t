@@ -112,6 +112,16 @@ EOF
 )
 like "$out" '^error: Forbidden code=403.*User "hxb:'"$VWR_ID"'"' \
     "... but cannot create one: Forbidden, as its subject"
+# The same with kubectl, the real client, built with the test bed.
+KUBECTL=$(. "$V/env"; echo "$K8S_BIN")/kubectl
+kc() { "$KUBECTL" --cache-dir "$TB/kcache" --kubeconfig "$@"; }
+diag "kubectl $("$KUBECTL" version --client -o json | jq -r .clientVersion.gitVersion)"
+out=$(kc "$TB/wsa.kubeconfig" create namespace made-by-kubectl 2>&1)
+is "$out" "namespace/made-by-kubectl created" "kubectl, as a WSAdmins member, creates a namespace"
+out=$(kc "$TB/vwr.kubeconfig" get namespaces -o name 2>&1)
+like "$out" "namespace/made-by-kubectl" "kubectl, as a WSUsers member, lists namespaces"
+out=$(kc "$TB/vwr.kubeconfig" create namespace nope 2>&1)
+like "$out" 'Error from server \(Forbidden\)' "... and is forbidden to create one"
 is "$(token "$MEM" "$WS")" "" "an organization member with no group gets no token"
 is "$(kget "$V" "not.a.token" /api/v1/namespaces)" 401 "a forged token: 401"
 

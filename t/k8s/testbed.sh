@@ -3,7 +3,7 @@
 # Go modules (t/k8s/peer pins them), with Debian's etcd, on loopback.
 #
 #   testbed.sh build
-#	build kube-apiserver once per machine into
+#	build kube-apiserver and kubectl once per machine into
 #	var/cache/k8s/<version>-<hash of the module files>/; print that
 #	directory.  Concurrent builds wait for each other (flock).
 #   testbed.sh start DIR host|virtual [kube-apiserver flags...]
@@ -46,7 +46,7 @@ cache_dir() {
 	local sum
 	# What the build depends on: the pinned modules and the flags below.
 	sum=$( (cat "$PEER/go.mod" "$PEER/go.sum"
-	    echo "$K8S_VERSION CGO_ENABLED=0 -trimpath -s -w") |
+	    echo "$K8S_VERSION CGO_ENABLED=0 -trimpath -s -w kube-apiserver kubectl") |
 	    sha256sum | cut -c1-12)
 	echo "$ROOT/var/cache/k8s/$K8S_VERSION-$sum"
 }
@@ -57,7 +57,7 @@ cmd_build() {
 	mkdir -p "$ROOT/var/cache/k8s"
 	exec 9>"$ROOT/var/cache/k8s/.lock"
 	flock 9
-	if [ -x "$dir/kube-apiserver" ]; then
+	if [ -x "$dir/kube-apiserver" ] && [ -x "$dir/kubectl" ]; then
 		echo "$dir"
 		return
 	fi
@@ -73,11 +73,11 @@ cmd_build() {
 		ld+=" -X $p.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2)"
 		ld+=" -X $p.gitTreeState=clean"
 	done
-	echo "testbed: building kube-apiserver $K8S_VERSION into $dir" >&2
+	echo "testbed: building kube-apiserver and kubectl $K8S_VERSION into $dir" >&2
 	# nice: make test runs this beside the other tests.
 	(cd "$PEER" && GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
 	    CGO_ENABLED=0 nice -n 19 "$go" build -trimpath -ldflags "$ld" -o "$tmp/" \
-	    k8s.io/kubernetes/cmd/kube-apiserver) >&2 ||
+	    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl) >&2 ||
 	    { rm -rf "$tmp"; die "the build failed"; }
 	echo "$(( $(date +%s) - start ))" >"$tmp/build-seconds"
 	cp "$PEER/go.mod" "$tmp/go.mod"
