@@ -57,6 +57,10 @@ for i in $(seq 30); do
 done
 like " $jwks " " $next " "the next key is in JWKS before it signs"
 like " $jwks " " $old " "... beside the active one"
+# One worker served it; every worker re-reads the keys when its copy is
+# older than HXB_KEYS_REFRESH_MS.  jose below ignores max-age, so it must
+# fetch only once every worker would serve the new key.
+sleep "$(awk -v ms="$(stack_setting HXB_KEYS_REFRESH_MS 30000)" 'BEGIN { print ms / 1000 + 0.5 }')"
 
 # The load: our handlers verify the old token; a session refreshes every
 # 100 ms and each new token is verified by jose (JWKS fetched now, before
