@@ -31,7 +31,7 @@
 #include <time.h>
 
 #include "app.h"
-#include "crypto.h"
+#include "auth.h"
 #include "jws.h"
 #include "keys.h"
 #include "scope.h"
@@ -76,13 +76,6 @@ cache_for(struct req *r)
 	http_header(r, "Cache-Control", v);
 }
 
-/* issuer + path, as a new JSON string. */
-static json_t *
-at(const char *issuer, const char *path)
-{
-	return json_sprintf("%s%s", issuer, path);
-}
-
 static void
 discovery(struct req *r)
 {
@@ -96,7 +89,7 @@ discovery(struct req *r)
 	doc = json_pack("{s:s, s:o, s:[s], s:[s], s:[s], s:[s, s, s, s], "
 	    "s:[s, s, s, s, s, s, s, s, s, s, s, s]}",
 	    "issuer", iss,
-	    "jwks_uri", at(iss, "/.well-known/jwks.json"),
+	    "jwks_uri", json_sprintf("%s/.well-known/jwks.json", iss),
 	    "response_types_supported", "code",
 	    "subject_types_supported", "public",
 	    "id_token_signing_alg_values_supported", "RS256",
@@ -157,34 +150,19 @@ static char *
 sign_ws_token(struct req *r, const char *user_id, const char *ws,
     json_t *groups, const char *email, long long now, long long exp)
 {
-	const struct signing_key	*k;
-	unsigned char			 rnd[16];
-	struct buf			 jti = BUF_INIT(64);
-	json_t				*claims;
-	char				*tok = NULL;
+	json_t	*claims;
+	char	*tok;
 
-	if ((k = keyring_signer(r->app)) == NULL ||
-	    crypto_random(rnd, sizeof(rnd)) != 0)
-		return NULL;
-	b64url_encode(&jti, rnd, sizeof(rnd));
-	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O, s:s}",
-	    "iss", config_str(&r->app->cfg, CFG_ISSUER),
+	claims = json_pack("{s:s, s:s, s:I, s:O, s:s}",
 	    "sub", user_id,
 	    "aud", ws,
 	    "exp", (json_int_t)exp,
-	    "iat", (json_int_t)now,
-	    "nbf", (json_int_t)now,
-	    "jti", buf_cstr(&jti),
 	    "groups", groups,
 	    "workspace_id", ws);
 	if (claims != NULL && email != NULL && *email != '\0')
 		json_object_set_new(claims, "email", json_string(email));
-	if (claims != NULL && !jti.failed)
-		tok = jws_sign(k->priv, k->alg, k->kid, claims);
+	tok = auth_sign(r->app, claims, now, "a workspace token");
 	json_decref(claims);
-	buf_release(&jti);
-	if (tok == NULL)
-		log_error(&r->app->log, "could not sign a workspace token");
 	return tok;
 }
 

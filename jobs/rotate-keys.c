@@ -36,6 +36,7 @@
 #include <openssl/crypto.h>
 
 #include "app.h"
+#include "buf.h"
 #include "crypto.h"
 #include "keys.h"
 
@@ -83,13 +84,6 @@ usage(void)
 	return 2;
 }
 
-/* The seconds, as a decimal string for a parameter. */
-static void
-secs(char *out, size_t n, long long s)
-{
-	snprintf(out, n, "%lld", s);
-}
-
 static int
 rotate(struct app *app, const unsigned char *master, bool force)
 {
@@ -101,16 +95,18 @@ rotate(struct app *app, const unsigned char *master, bool force)
 	long long	 ttl = config_int(cfg, CFG_ACCESS_TOKEN_TTL_S);
 	char		 keep[32], after[32], delay[32], kid[KID_MAX];
 	const char	*p[2];
+	struct buf	 said = BUF_INIT(0);	/* printed once committed */
 	PGresult	*res;
 	int		 i;
 
 	if (config_int(cfg, CFG_WORKSPACE_TOKEN_TTL_S) > ttl)
 		ttl = config_int(cfg, CFG_WORKSPACE_TOKEN_TTL_S);
-	secs(keep, sizeof(keep), refresh_s + ttl + config_int(cfg,
-	    CFG_CLOCK_SKEW_S) + margin);
-	secs(after, sizeof(after), config_int(cfg, CFG_KEY_ROTATE_AFTER_S));
-	secs(delay, sizeof(delay), refresh_s + config_int(cfg,
-	    CFG_JWKS_MAX_AGE_S) + margin);
+	snprintf(keep, sizeof(keep), "%lld", refresh_s + ttl +
+	    config_int(cfg, CFG_CLOCK_SKEW_S) + margin);
+	snprintf(after, sizeof(after), "%lld",
+	    config_int(cfg, CFG_KEY_ROTATE_AFTER_S));
+	snprintf(delay, sizeof(delay), "%lld", refresh_s +
+	    config_int(cfg, CFG_JWKS_MAX_AGE_S) + margin);
 	if (db_begin(db) != 0 || (res = db_exec(db, &st_lock, NULL)) == NULL)
 		goto fail;
 	PQclear(res);
@@ -118,12 +114,11 @@ rotate(struct app *app, const unsigned char *master, bool force)
 	if ((res = db_exec(db, &st_activate, NULL)) == NULL)
 		goto fail;
 	if (!PQgetisnull(res, 0, 0)) {
-		p[0] = PQgetvalue(res, 0, 0);
-		snprintf(kid, sizeof(kid), "%s", p[0]);
-		printf("rotate-keys: activated %s", kid);
+		snprintf(kid, sizeof(kid), "%s", PQgetvalue(res, 0, 0));
+		buf_addf(&said, "rotate-keys: activated %s", kid);
 		if (!PQgetisnull(res, 0, 1))
-			printf(", retired %s", PQgetvalue(res, 0, 1));
-		printf("\n");
+			buf_addf(&said, ", retired %s", PQgetvalue(res, 0, 1));
+		buf_addch(&said, '\n');
 		PQclear(res);
 		p[0] = kid;
 		if ((res = db_exec(db, &st_promote, p)) == NULL)
@@ -135,7 +130,8 @@ rotate(struct app *app, const unsigned char *master, bool force)
 	if ((res = db_exec(db, &st_delete, p)) == NULL)
 		goto fail;
 	for (i = 0; i < PQntuples(res); i++)
-		printf("rotate-keys: deleted %s\n", PQgetvalue(res, i, 0));
+		buf_addf(&said, "rotate-keys: deleted %s\n",
+		    PQgetvalue(res, i, 0));
 	PQclear(res);
 
 	p[0] = after;
@@ -148,6 +144,7 @@ rotate(struct app *app, const unsigned char *master, bool force)
 			fprintf(stderr, "rotate-keys: a new key is due, but "
 			    "HXB_MASTER_KEY is not set to seal it\n");
 			db_rollback(db);
+			buf_release(&said);
 			return -1;
 		}
 		if (key_create(db, &app->log, master, KEY_NEXT, kid) != 0)
@@ -156,16 +153,20 @@ rotate(struct app *app, const unsigned char *master, bool force)
 		p[1] = delay;
 		if ((res = db_exec(db, &st_schedule, p)) == NULL)
 			goto fail;
-		printf("rotate-keys: published %s, active from %s\n", kid,
-		    PQgetvalue(res, 0, 0));
+		buf_addf(&said, "rotate-keys: published %s, active from %s\n",
+		    kid, PQgetvalue(res, 0, 0));
 	}
 	PQclear(res);
 	if (db_commit(db) != 0)
 		goto fail;
+	if (said.len > 0)
+		fputs(said.data, stdout);
+	buf_release(&said);
 	return 0;
 fail:
 	fprintf(stderr, "rotate-keys: %s\n", db->errmsg);
 	db_rollback(db);
+	buf_release(&said);
 	return -1;
 }
 

@@ -43,41 +43,53 @@ revoke_ttl(struct app *app)
 }
 
 char *
-auth_issue(struct app *app, const char *user_id, const char *sid,
-    const char *idp, long long not_after, long long *exp)
+auth_sign(struct app *app, json_t *claims, long long now, const char *what)
 {
 	const struct signing_key	*k;
 	unsigned char			 rnd[16];
 	struct buf			 jti = BUF_INIT(64);
-	json_t				*claims;
-	long long			 now = (long long)time(NULL), e;
 	char				*tok = NULL;
 
-	if ((k = keyring_signer(app)) == NULL)
-		return NULL;
-	if (crypto_random(rnd, sizeof(rnd)) != 0)
-		return NULL;
-	b64url_encode(&jti, rnd, sizeof(rnd));
+	if ((k = keyring_signer(app)) != NULL &&
+	    crypto_random(rnd, sizeof(rnd)) == 0) {
+		b64url_encode(&jti, rnd, sizeof(rnd));
+		if (!jti.failed && claims != NULL &&
+		    json_object_set_new(claims, "iss", json_string(
+		    config_str(&app->cfg, CFG_ISSUER))) == 0 &&
+		    json_object_set_new(claims, "iat",
+		    json_integer(now)) == 0 &&
+		    json_object_set_new(claims, "nbf",
+		    json_integer(now)) == 0 &&
+		    json_object_set_new(claims, "jti",
+		    json_string(buf_cstr(&jti))) == 0)
+			tok = jws_sign(k->priv, k->alg, k->kid, claims);
+	}
+	buf_release(&jti);
+	if (tok == NULL)
+		log_error(&app->log, "could not sign %s", what);
+	return tok;
+}
+
+char *
+auth_issue(struct app *app, const char *user_id, const char *sid,
+    const char *idp, long long not_after, long long *exp)
+{
+	json_t		*claims;
+	long long	 now = (long long)time(NULL), e;
+	char		*tok;
+
 	e = now + config_int(&app->cfg, CFG_ACCESS_TOKEN_TTL_S);
 	if (not_after > 0 && e > not_after)
 		e = not_after;
-	claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s}",
-	    "iss", config_str(&app->cfg, CFG_ISSUER),
+	claims = json_pack("{s:s, s:s, s:I, s:s, s:s}",
 	    "sub", user_id,
 	    "aud", AUTH_AUDIENCE,
 	    "exp", (json_int_t)e,
-	    "iat", (json_int_t)now,
-	    "nbf", (json_int_t)now,
-	    "jti", buf_cstr(&jti),
 	    "sid", sid,
 	    "idp", idp);
-	if (claims != NULL && !jti.failed)
-		tok = jws_sign(k->priv, k->alg, k->kid, claims);
+	tok = auth_sign(app, claims, now, "an access token");
 	json_decref(claims);
-	buf_release(&jti);
-	if (tok == NULL)
-		log_error(&app->log, "could not sign an access token");
-	else if (exp != NULL)
+	if (tok != NULL && exp != NULL)
 		*exp = e;
 	return tok;
 }

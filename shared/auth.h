@@ -48,6 +48,14 @@ enum auth_result {
 };
 
 /*
+ * Sign `claims` with the active key after adding iss (HXB_ISSUER), iat
+ * and nbf (`now`) and a random jti: every token Hexabase issues.  Returns
+ * a malloc'd token, or NULL (logged as `what`) if it cannot be signed.
+ */
+char		*auth_sign(struct app *, json_t *claims, long long now,
+		    const char *what);
+
+/*
  * Sign an access token for a user's session, valid for
  * HXB_ACCESS_TOKEN_TTL_S but never past `not_after` (the session's end,
  * seconds since the epoch; 0 for none).  Returns a malloc'd token and its

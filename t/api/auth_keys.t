@@ -5,16 +5,10 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/auth.sh"
 
-kid_of() {
-	local h=${1%%.*}
-	while [ $(( ${#h} % 4 )) -ne 0 ]; do h="$h="; done
-	printf '%s' "$h" | tr '_-' '/+' | base64 -d | jq -r .kid
-}
-
 U=keys$$r$RANDOM
 sign_in $U
 OLD_AT=$AT
-old=$(kid_of "$OLD_AT")
+old=$(jwt_kid "$OLD_AT")
 is "$(sql "SELECT state FROM signing_keys WHERE kid = '$old'")" active "tokens are signed by the active key"
 is "$(sql "SELECT count(*) FROM signing_keys WHERE kid = '$old' AND private_sealed IS NOT NULL AND public_pem LIKE '-----BEGIN PUBLIC KEY-----%'")" 1 \
     "the private key is stored sealed"
@@ -36,7 +30,7 @@ sleep 1.5
 kids=
 for i in 1 2 3 4; do
 	sign_in $U
-	kids="$kids$(kid_of "$AT") "
+	kids="$kids$(jwt_kid "$AT") "
 done
 is "$kids" "$new $new $new $new " "new sign-ins are signed with the new key"
 http GET /auth/me -H "$(bearer "$AT")"

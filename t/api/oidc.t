@@ -56,18 +56,12 @@ out=$(verify "${AT%.*}.$(printf '%s' "${AT##*.}" | rev)")
 is "$out" "REJECTED ERR_JWS_SIGNATURE_VERIFICATION_FAILED" "jose refuses a tampered signature"
 
 # --- workspace tokens --------------------------------------------------------
-claims() {
-	local p=${1#*.}
-	p=${p%%.*}
-	while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done
-	printf '%s' "$p" | tr '_-' '/+' | base64 -d
-}
 tenancy_setup "o$$r$RANDOM"
 api "$WSA" POST "$WSP/token"
 is "$STATUS" 200 "a workspace admin gets a workspace token"
 WT=$(jqb .token)
 is "$(header cache-control)" no-store "... never cached"
-c=$(claims "$WT")
+c=$(jwt_part "$WT" 1)
 is "$(printf '%s' "$c" | jq -c '[.iss, .sub, .aud, .workspace_id, .groups]')" \
     "[\"$ISS\",\"$WSA_ID\",\"$WS\",\"$WS\",[\"WSAdmins\",\"WorkspaceMembers\"]]" \
     "claims: iss, sub, aud and workspace_id the workspace, groups flattened by name"
@@ -76,7 +70,7 @@ is "$(printf '%s' "$c" | jq -r '(.exp - .iat | tostring) + " " + (.nbf == .iat |
 like "$(printf '%s' "$c" | jq -r .email)" '@example.test$' "the email claim"
 is "$(jqb .expires_at)" "$(printf '%s' "$c" | jq -r '.exp | todate')" "expires_at is exp"
 api "$VWR" POST "$WSP/token"
-is "$(claims "$(jqb .token)" | jq -c .groups)" '["WSUsers","WorkspaceMembers"]' "a viewer's groups"
+is "$(jwt_part "$(jqb .token)" 1 | jq -c .groups)" '["WSUsers","WorkspaceMembers"]' "a viewer's groups"
 api "$VWR" POST "$WSP/token?format=exec-credential"
 is "$STATUS" 200 "format=exec-credential: 200"
 is "$(jqb '[.apiVersion, .kind, (.status.token | split(".") | length), (.status.expirationTimestamp | test("Z$"))] | @csv')" \

@@ -10,43 +10,30 @@
 ISS=$HXB_TEST_ISSUER
 # The job sees the stack's key refresh and JWKS max-age (make test: 1 s
 # and 2 s) and a margin of 1 s: a successor signs 4 s after it is published.
-rotate() {
-	HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner" \
-	HXB_DATABASE_PASSWORD_FILE="$S/secrets/pg_owner" \
-	HXB_MASTER_KEY_FILE="$S/secrets/master_key" \
-	HXB_KEYS_REFRESH_MS=$(stack_setting HXB_KEYS_REFRESH_MS 30000) \
-	HXB_JWKS_MAX_AGE_S=$(stack_setting HXB_JWKS_MAX_AGE_S 300) \
-	HXB_KEY_PUBLISH_MARGIN_S=1 "$HXB_TEST_BUILD/jobs/rotate-keys" "$@"
-}
 state() { sql "SELECT string_agg(state || ':' || kid, ' ' ORDER BY state, kid) FROM signing_keys"; }
-kid_of() {
-	local h=${1%%.*}
-	while [ $(( ${#h} % 4 )) -ne 0 ]; do h="$h="; done
-	printf '%s' "$h" | tr '_-' '/+' | base64 -d | jq -r .kid
-}
 
 U=rot$$r$RANDOM
 sign_in "$U"
 old=$(sql "SELECT kid FROM signing_keys WHERE state = 'active'")
-is "$(kid_of "$AT")" "$old" "tokens are signed by the active key"
+is "$(jwt_kid "$AT")" "$old" "tokens are signed by the active key"
 
 before=$(state)
-out=$(rotate 2>&1)
+out=$(rotate_keys 2>&1)
 is "$?:$out" "0:" "nothing is due: the job does nothing, and says nothing"
 is "$(state)" "$before" "... and no key changes"
 
-out=$(rotate --bogus 2>&1)
+out=$(rotate_keys --bogus 2>&1)
 is "$?" 2 "an unknown flag: usage, status 2"
 
 # Four runs at once: the advisory lock lets one publish a successor.
-for i in 1 2 3 4; do rotate --force >"$S/rot.$i" 2>&1 & done
+for i in 1 2 3 4; do rotate_keys --force >"$S/rot.$i" 2>&1 & done
 wait
 is "$(cat "$S"/rot.* | grep -c '^rotate-keys: published ')" 1 "four concurrent runs publish one key"
 next=$(sql "SELECT kid FROM signing_keys WHERE state = 'next'")
 like "$next" '^[A-Za-z0-9_-]{43}$' "the successor is a next key"
 is "$(sql "SELECT activate_after - created_at >= interval '$(( $(stack_setting HXB_JWKS_MAX_AGE_S 300) + 2 )) seconds' FROM signing_keys WHERE kid = '$next'")" t \
     "it signs no sooner than max-age + refresh + margin after it is published"
-out=$(rotate --force 2>&1)
+out=$(rotate_keys --force 2>&1)
 is "$out" "" "a second --force while a successor waits does nothing"
 
 # Published at once (within a key refresh), while the old key still signs.
@@ -109,7 +96,7 @@ for i in $(seq 50); do
 	[ "$(sql "SELECT activate_after <= now() FROM signing_keys WHERE kid = '$next'")" = t ] && break
 	sleep 0.2
 done
-out=$(rotate 2>&1)
+out=$(rotate_keys 2>&1)
 like "$out" "^rotate-keys: activated $next, retired $old" "when due, the successor is activated and the old key retired"
 is "$(state)" "active:$next retired:$old" "one active key, the old one retired"
 sleep 4		# several refreshes signed by the new key
@@ -125,10 +112,10 @@ is "$kids" "$(printf '%s\n' "$old" "$next" | sort | paste -sd,)" \
 # The retired key stays published while its tokens may live, then goes.
 jwks=$(curl -sS --cacert "$CA" "$ISS/.well-known/jwks.json" | jq -r '[.keys[].kid] | join(" ")')
 like " $jwks " " $old " "the retired key is still in JWKS"
-out=$(rotate 2>&1)
+out=$(rotate_keys 2>&1)
 is "$out" "" "not deleted before its tokens' lifetime is over"
 sql "UPDATE signing_keys SET retired_at = now() - interval '1 hour' WHERE kid = '$old'" >/dev/null
-out=$(rotate 2>&1)
+out=$(rotate_keys 2>&1)
 is "$out" "rotate-keys: deleted $old" "deleted once no token it signed can be live"
 is "$(state)" "active:$next" "only the new key remains"
 for i in $(seq 30); do

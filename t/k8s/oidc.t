@@ -21,22 +21,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-rotate() {
-	HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner" \
-	HXB_DATABASE_PASSWORD_FILE="$S/secrets/pg_owner" \
-	HXB_MASTER_KEY_FILE="$S/secrets/master_key" \
-	HXB_KEYS_REFRESH_MS=$(stack_setting HXB_KEYS_REFRESH_MS 30000) \
-	HXB_JWKS_MAX_AGE_S=$(stack_setting HXB_JWKS_MAX_AGE_S 300) \
-	HXB_KEY_PUBLISH_MARGIN_S=1 "$HXB_TEST_BUILD/jobs/rotate-keys" "$@"
-}
 # vcluster DIR WORKSPACE: a "virtual" API server whose OIDC client id is
-# the workspace, trusting our issuer through the stack's CA.
+# the workspace, trusting our issuer through the stack's CA; its address
+# goes in SERVER[DIR].
+declare -A SERVER
 vcluster() {
 	"$ROOT/t/k8s/testbed.sh" start "$1" virtual \
 	    "--oidc-issuer-url=$HXB_TEST_ISSUER" "--oidc-client-id=$2" \
 	    --oidc-username-claim=sub --oidc-username-prefix=hxb: \
 	    --oidc-groups-claim=groups --oidc-signing-algs=RS256 \
-	    "--oidc-ca-file=$CA" >"$1.log" 2>&1
+	    "--oidc-ca-file=$CA" >"$1.log" 2>&1 || return 1
+	SERVER[$1]=$(. "$1/env"; echo "$K8S_SERVER")
 }
 token() {	# token PLATFORM_TOKEN WS: a workspace token, or ""
 	curl -s -X POST -H "$(bearer "$1")" "$HXB_TEST_URL/api/v1/workspaces/$2/token" |
@@ -45,7 +40,7 @@ token() {	# token PLATFORM_TOKEN WS: a workspace token, or ""
 # kget DIR TOKEN PATH: the status of a GET on that API server
 kget() {
 	curl -s -o /dev/null -w '%{http_code}' --cacert "$1/ca.crt" \
-	    -H "Authorization: Bearer $2" "$(. "$1/env"; echo "$K8S_SERVER")$3"
+	    -H "Authorization: Bearer $2" "${SERVER[$1]}$3"
 }
 # kubeconfig_for DIR TOKEN FILE: a kubeconfig with a bearer token
 kubeconfig_for() {
@@ -53,7 +48,7 @@ kubeconfig_for() {
 clusters:
 - name: vc
   cluster:
-    server: $(. "$1/env"; echo "$K8S_SERVER")
+    server: ${SERVER[$1]}
     certificate-authority: $1/ca.crt
 contexts:
 - name: vc
@@ -141,20 +136,18 @@ rm -f "$TB/stop"
 	n=$((n + 1))
 	if [ "$c" != 200 ]; then
 		bad=$((bad + 1))
-		h=${t%%.*}
-		while [ $(( ${#h} % 4 )) -ne 0 ]; do h="$h="; done
-		echo "$(date +%T.%N) $c $(printf '%s' "$h" | tr '_-' '/+' | base64 -d | jq -r .kid)" >>"$TB/load.bad"
+		echo "$(date +%T.%N) $c $(jwt_kid "$t")" >>"$TB/load.bad"
 	fi
   done
   echo "$n $bad" >"$TB/load.out" ) &
 load=$!
-rotate --force >/dev/null
+rotate_keys --force >/dev/null
 next=$(sql "SELECT kid FROM signing_keys WHERE state = 'next'")
 for i in $(seq 50); do
 	[ "$(sql "SELECT activate_after <= now() FROM signing_keys WHERE kid = '$next'")" = t ] && break
 	sleep 0.2
 done
-out=$(rotate)
+out=$(rotate_keys)
 like "$out" "activated $next, retired $before" "the keys rotate while requests run"
 sleep 3		# tokens of the new key meet the API server
 touch "$TB/stop"
@@ -168,13 +161,13 @@ if [ "$bad" != 0 ]; then
 	grep -i "authenticat" "$V/apiserver.log" | tail -n 3 | cut -c1-400 | sed 's/^/# /'
 fi
 t=$(token "$WSA" "$WS")
-is "$(kid_h=${t%%.*}; while [ $(( ${#kid_h} % 4 )) -ne 0 ]; do kid_h="$kid_h="; done; printf '%s' "$kid_h" | tr '_-' '/+' | base64 -d | jq -r .kid)" \
+is "$(jwt_kid "$t")" \
     "$next" "tokens are now signed by the new key"
 
 # The old key is deleted; an API server that fetches our keys now refuses
 # a token it signed, though the token has not expired.
 sql "UPDATE signing_keys SET retired_at = now() - interval '1 hour' WHERE kid = '$before'" >/dev/null
-out=$(rotate)
+out=$(rotate_keys)
 is "$out" "rotate-keys: deleted $before" "the retired key is deleted"
 if ! vcluster "$TB/ws2" "$WS2"; then
 	sed 's/^/# /' "$TB/ws2.log"

@@ -25,7 +25,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PEER=$ROOT/t/k8s/peer
-K8S_VERSION=v1.37.2
+# The version t/k8s/peer/go.mod pins, the one place it is written.
+K8S_VERSION=$(sed -n 's|^require k8s.io/kubernetes \(v[0-9.]*\)$|\1|p' "$PEER/go.mod")
 START_TIMEOUT=${HXB_K8S_START_TIMEOUT:-90}
 
 . "$ROOT/t/lib/ports.sh"
@@ -53,6 +54,7 @@ cache_dir() {
 
 cmd_build() {
 	local dir go tmp ld start
+	[ -n "$K8S_VERSION" ] || die "no k8s.io/kubernetes version in $PEER/go.mod"
 	dir=$(cache_dir)
 	mkdir -p "$ROOT/var/cache/k8s"
 	exec 9>"$ROOT/var/cache/k8s/.lock"

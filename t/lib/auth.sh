@@ -9,6 +9,10 @@
 #   sql SQL                       psql as superuser on the stack's database
 #   rcli ARGS...                  redis-cli on the stack's Redis
 #   stack_setting NAME DEFAULT    an HXB_ setting the stack's handlers got
+#   jwt_part TOKEN N              a compact JWS's part N (0 header, 1 claims)
+#   jwt_kid TOKEN                 its header's kid
+#   rotate_keys [ARGS]            jobs/rotate-keys as the owner, with the
+#                                 stack's key refresh and JWKS max-age
 #   auth_pool_with VAR=VALUE...   swap the auth pool for one with more settings
 #   auth_pool_restore             swap it back (also done at exit)
 . "$HXB_TEST_ROOT/t/lib/idp.sh"
@@ -31,6 +35,24 @@ stack_setting() {
 	local v
 	v=$(sed -n "s/^$1=//p" "$S/extra.env" 2>/dev/null | tail -n 1)
 	printf '%s' "${v:-$2}"
+}
+
+jwt_part() {
+	local p
+	p=$(printf '%s' "$1" | cut -d. -f$(($2 + 1)))
+	while [ $(( ${#p} % 4 )) -ne 0 ]; do p="$p="; done
+	printf '%s' "$p" | tr '_-' '/+' | base64 -d 2>/dev/null
+}
+jwt_kid() { jwt_part "$1" 0 | jq -r .kid; }
+
+# A publication margin of 1 s, so that a rotation takes seconds in tests.
+rotate_keys() {
+	HXB_DATABASE_URL="host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner" \
+	HXB_DATABASE_PASSWORD_FILE="$S/secrets/pg_owner" \
+	HXB_MASTER_KEY_FILE="$S/secrets/master_key" \
+	HXB_KEYS_REFRESH_MS=$(stack_setting HXB_KEYS_REFRESH_MS 30000) \
+	HXB_JWKS_MAX_AGE_S=$(stack_setting HXB_JWKS_MAX_AGE_S 300) \
+	HXB_KEY_PUBLISH_MARGIN_S=1 "$HXB_TEST_BUILD/jobs/rotate-keys" "$@"
 }
 
 rcli() {

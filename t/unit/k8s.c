@@ -162,6 +162,19 @@ write_file(const char *dir, const char *name, const char *text)
 	fclose(f);
 }
 
+/* Remove the named files of dir (missing ones too), then dir. */
+static void
+remove_dir(const char *dir, const char *const *names)
+{
+	char	 path[512];
+
+	for (; *names != NULL; names++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, *names);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void
 test_kubeconfig_files(void **state)
 {
@@ -199,15 +212,13 @@ test_kubeconfig_files(void **state)
 	snprintf(path, sizeof(path), "%s/config", dir);
 	assert_int_equal(k8s_from_kubeconfig(&c, path, "x", &e), -1);
 	assert_non_null(strstr(e.message, "ca.crt"));
-	unlink(path);
-	unlink(strcat(strcpy(path, dir), "/tok"));
-	rmdir(dir);
+	remove_dir(dir, (const char *const []){ "config", "tok", NULL });
 }
 
 static void
 test_service_account(void **state)
 {
-	char		 dir[] = "/tmp/hxb-k8s-sa.XXXXXX", path[512];
+	char		 dir[] = "/tmp/hxb-k8s-sa.XXXXXX";
 	struct k8s	 c;
 	struct k8s_err	 e;
 
@@ -233,13 +244,8 @@ test_service_account(void **state)
 	assert_string_equal(c.server, "https://[fd00::1]:443");
 	k8s_free(&c);
 	unsetenv("KUBERNETES_SERVICE_HOST");
-	snprintf(path, sizeof(path), "%s/ca.crt", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/token", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/namespace", dir);
-	unlink(path);
-	rmdir(dir);
+	remove_dir(dir, (const char *const []){ "ca.crt", "token",
+	    "namespace", NULL });
 }
 
 static void
