@@ -13,6 +13,11 @@
  *   GET    /auth/sessions			my live sessions
  *   DELETE /auth/sessions/{sessionId}		end one of them
  *   POST   /auth/sessions/revoke-all		{keep_current?} end all
+ *   GET    /oauth2/authorize			authorization code + PKCE, for
+ *						public clients on a loopback
+ *						redirect: sign-in, then a code
+ *   POST   /oauth2/token			code or refresh token -> tokens
+ *   GET    /oauth2/userinfo			the signed-in user's claims
  *
  * There are no passwords and no other way in.  A sign-in keeps its state,
  * nonce and PKCE verifier in Redis for ten minutes under a random state
@@ -21,9 +26,19 @@
  * only as a SHA-256 hash, rotated on every use; presenting a rotated one
  * again revokes the whole session.  Every sign-in, failure, reuse, logout
  * and revocation is written to audit_log.
+ *
+ * The /oauth2 endpoints make Hexabase an OAuth 2.0 authorization server
+ * for public clients (RFC 6749, RFC 7636 with S256 only, RFC 8252
+ * loopback redirects, RFC 9207 iss): the kubectl plugin (client id
+ * hexabase-cli, which gets a platform session like the web UI's) and
+ * off-the-shelf OIDC clients such as kubelogin with a workspace id as the
+ * client id, which get that workspace's ID token and a refresh token good
+ * only at /oauth2/token for it.  The authorization request rides in the
+ * sign-in state; the code lives 60 s in Redis, taken once.
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +64,10 @@
 #define RT_PREFIX	"hxbrt_"
 #define RT_LEN		(sizeof(RT_PREFIX) - 1 + B64_RANDOM)
 #define COOKIE_NAME	"hxb_refresh"
+#define CLI_CLIENT	"hexabase-cli"
+#define CODE_TTL_S	"60"
+#define VERIFIER_CHARS	\
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 
 struct state {
 	struct idp_set	 idps;
@@ -72,6 +91,9 @@ static void	 me(struct req *);
 static void	 list_sessions(struct req *);
 static void	 delete_session(struct req *);
 static void	 revoke_all(struct req *);
+static void	 authorize(struct req *);
+static void	 token(struct req *);
+static void	 userinfo(struct req *);
 
 static const struct field login_body[] = {
 	{ "redirect_to", FIELD_STRING, false, true, 1, REDIRECT_MAX, NULL,
@@ -112,6 +134,55 @@ static const struct field revoke_all_body[] = {
 	{ NULL },
 };
 
+enum az_field { AZ_RESPONSE_TYPE, AZ_CLIENT_ID, AZ_REDIRECT_URI, AZ_SCOPE,
+	AZ_STATE, AZ_NONCE, AZ_CHALLENGE, AZ_METHOD, AZ_IDP, AZ_ANY };
+
+/* Checked by authorize() itself: most errors go back to the client. */
+static const struct field authorize_query[] = {
+	[AZ_RESPONSE_TYPE] = { "response_type", FIELD_STRING, false, false,
+	    0, 64, NULL, NULL },
+	[AZ_CLIENT_ID] = { "client_id", FIELD_STRING, false, false, 0, 64,
+	    NULL, NULL },
+	[AZ_REDIRECT_URI] = { "redirect_uri", FIELD_STRING, false, false, 0,
+	    REDIRECT_MAX, NULL, NULL },
+	[AZ_SCOPE] = { "scope", FIELD_STRING, false, false, 0, 512, NULL,
+	    NULL },
+	[AZ_STATE] = { "state", FIELD_STRING, false, false, 0, 512, NULL,
+	    NULL },
+	[AZ_NONCE] = { "nonce", FIELD_STRING, false, false, 0, 512, NULL,
+	    NULL },
+	[AZ_CHALLENGE] = { "code_challenge", FIELD_STRING, false, false, 0,
+	    128, NULL, NULL },
+	[AZ_METHOD] = { "code_challenge_method", FIELD_STRING, false, false,
+	    0, 16, NULL, NULL },
+	[AZ_IDP] = { "idp", FIELD_STRING, false, false, 1, IDP_NAME_MAX - 1,
+	    NULL, NULL },
+	/* RFC 6749 section 3.1: unknown parameters are ignored. */
+	[AZ_ANY] = { "*", FIELD_STRING, false, false, 0, 0, NULL, NULL },
+	{ NULL },
+};
+
+enum tk_field { TK_GRANT, TK_CODE, TK_REDIRECT_URI, TK_CLIENT_ID,
+	TK_VERIFIER, TK_REFRESH, TK_ANY, TK_FORM };
+
+static const struct field token_body[] = {
+	[TK_GRANT] = { "grant_type", FIELD_STRING, false, false, 0, 64, NULL,
+	    NULL },
+	[TK_CODE] = { "code", FIELD_STRING, false, false, 0, 128, NULL, NULL },
+	[TK_REDIRECT_URI] = { "redirect_uri", FIELD_STRING, false, false, 0,
+	    REDIRECT_MAX, NULL, NULL },
+	[TK_CLIENT_ID] = { "client_id", FIELD_STRING, false, false, 0, 64,
+	    NULL, NULL },
+	[TK_VERIFIER] = { "code_verifier", FIELD_STRING, false, false, 0, 128,
+	    NULL, NULL },
+	[TK_REFRESH] = { "refresh_token", FIELD_STRING, false, false, 0, 128,
+	    NULL, NULL },
+	[TK_ANY] = { "*", FIELD_STRING, false, false, 0, 0, NULL, NULL },
+	[TK_FORM] = { FIELD_FORM, FIELD_STRING, false, false, 0, 0, NULL,
+	    NULL },
+	{ NULL },
+};
+
 static const struct route routes[] = {
 	{ HTTP_GET, "/auth/providers", list_providers, PERM_PUBLIC,
 	    "list_providers", NULL, NULL },
@@ -132,6 +203,14 @@ static const struct route routes[] = {
 	    PERM_SIGNED_IN, "revoke_session", NULL, NULL },
 	{ HTTP_POST, "/auth/sessions/revoke-all", revoke_all, PERM_SIGNED_IN,
 	    "revoke_all_sessions", revoke_all_body, NULL },
+	{ HTTP_GET, "/oauth2/authorize", authorize, PERM_PUBLIC,
+	    "oauth2_authorize", NULL, authorize_query },
+	{ HTTP_POST, "/oauth2/token", token, PERM_PUBLIC, "oauth2_token",
+	    token_body, NULL },
+	{ HTTP_GET, "/oauth2/userinfo", userinfo, PERM_SIGNED_IN,
+	    "oauth2_userinfo", NULL, NULL },
+	{ HTTP_POST, "/oauth2/userinfo", userinfo, PERM_SIGNED_IN,
+	    "oauth2_userinfo", NULL, NULL },
 };
 
 /* ---- statements ------------------------------------------------------- */
@@ -176,9 +255,9 @@ static const struct db_stmt st_member_insert = { "auth_member_insert",
 
 static const struct db_stmt st_session_insert = { "auth_session_insert",
     "INSERT INTO sessions (id, user_id, provider, expires_at, ip, "
-    "user_agent) VALUES ($1, $2, $3, now() + make_interval(secs => $4::int),"
-    " $5::inet, left($6, 512)) "
-    "RETURNING extract(epoch FROM expires_at)::bigint", 6 };
+    "user_agent, client_id) VALUES ($1, $2, $3, "
+    "now() + make_interval(secs => $4::int), $5::inet, left($6, 512), $7) "
+    "RETURNING extract(epoch FROM expires_at)::bigint", 7 };
 
 static const struct db_stmt st_rt_insert = { "auth_rt_insert",
     "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) "
@@ -201,7 +280,8 @@ static const struct db_stmt st_rt_find = { "auth_rt_find",
 static const struct db_stmt st_session_use = { "auth_session_use",
     "UPDATE sessions SET last_used_at = now(), ip = coalesce($2::inet, ip) "
     "WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() "
-    "RETURNING user_id, extract(epoch FROM expires_at)::bigint, provider", 2 };
+    "RETURNING user_id, extract(epoch FROM expires_at)::bigint, provider, "
+    "coalesce(client_id, '')", 2 };
 
 static const struct db_stmt st_session_revoke = { "auth_session_revoke",
     "UPDATE sessions SET revoked_at = now(), revoke_reason = $2 "
@@ -407,10 +487,15 @@ audit_login_failure(struct req *r, const struct idp *p, const char *reason,
 
 /* ---- sign-in ---------------------------------------------------------- */
 
+/*
+ * Start a sign-in at provider `p`: keep state, nonce and PKCE verifier
+ * (and, for an OAuth 2.0 authorization request, `oauth2`) in Redis, and
+ * send the browser, or the caller's JSON, to the provider.
+ */
 static void
-login(struct req *r, const char *redirect_to, bool browser)
+login_start(struct req *r, struct idp *p, const char *redirect_to,
+    json_t *oauth2, bool browser)
 {
-	struct idp	*p;
 	char		 state[B64_RANDOM + 1], nonce[B64_RANDOM + 1];
 	char		 verifier[B64_RANDOM + 1], key[64];
 	unsigned char	 h[CRYPTO_SHA256_LEN];
@@ -422,12 +507,6 @@ login(struct req *r, const char *redirect_to, bool browser)
 	const char	*argv[6];
 	redisReply	*rr;
 
-	if (limit_signin(r) != 0 || (p = provider(r)) == NULL)
-		goto out;
-	if (redirect_to != NULL && !redirect_ok(redirect_to)) {
-		redirect_refused(r);
-		goto out;
-	}
 	if (random_b64(state, sizeof(state), RANDOM_LEN) != 0 ||
 	    random_b64(nonce, sizeof(nonce), RANDOM_LEN) != 0 ||
 	    random_b64(verifier, sizeof(verifier), RANDOM_LEN) != 0) {
@@ -443,8 +522,9 @@ login(struct req *r, const char *redirect_to, bool browser)
 		idp_problem(r, &e);
 		goto out;
 	}
-	saved = json_pack("{s:s, s:s, s:s, s:s?}", "provider", p->name,
-	    "nonce", nonce, "verifier", verifier, "redirect_to", redirect_to);
+	saved = json_pack("{s:s, s:s, s:s, s:s?, s:O*}", "provider", p->name,
+	    "nonce", nonce, "verifier", verifier, "redirect_to", redirect_to,
+	    "oauth2", oauth2);
 	if (saved == NULL || (js = json_dumps(saved, JSON_COMPACT)) == NULL) {
 		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
 		goto out;
@@ -477,6 +557,20 @@ out:
 	buf_release(&challenge);
 	buf_release(&url);
 	buf_release(&cb);
+}
+
+static void
+login(struct req *r, const char *redirect_to, bool browser)
+{
+	struct idp	*p;
+
+	if (limit_signin(r) != 0 || (p = provider(r)) == NULL)
+		return;
+	if (redirect_to != NULL && !redirect_ok(redirect_to)) {
+		redirect_refused(r);
+		return;
+	}
+	login_start(r, p, redirect_to, NULL, browser);
 }
 
 static void
@@ -582,11 +676,12 @@ refresh_token_new(struct req *r, const char *sid, char out[RT_LEN + 1])
 }
 
 static int
-session_new(struct req *r, const char *provider_name, struct signin *s)
+session_new(struct req *r, const char *provider_name, const char *client,
+    struct signin *s)
 {
 	char		 ttl[24];
 	const char	*ua = http_env(r, "HTTP_USER_AGENT");
-	const char	*params[6];
+	const char	*params[7];
 	PGresult	*res;
 
 	if (id_new(&r->app->ids, ID_SES, s->sid) != 0)
@@ -599,6 +694,7 @@ session_new(struct req *r, const char *provider_name, struct signin *s)
 	params[3] = ttl;
 	params[4] = client_ip(r);
 	params[5] = ua != NULL ? ua : "";
+	params[6] = client;
 	if ((res = exec1(r, &st_session_insert, params)) == NULL)
 		return -1;
 	s->session_end = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -608,13 +704,14 @@ session_new(struct req *r, const char *provider_name, struct signin *s)
 
 /*
  * The sign-in transaction: find or create the user (and, for a new one,
- * the personal organization), open a session, record it.  Serialized per
+ * the personal organization), open a session (for OAuth 2.0 client
+ * `client`, or NULL for the platform), record it.  Serialized per
  * identity and per email with advisory locks, so concurrent first
  * sign-ins of one person create one user and one organization.
  */
 static int
 signin_tx(struct req *r, const struct idp *p, const struct idp_user *u,
-    struct signin *s)
+    const char *client, struct signin *s)
 {
 	struct buf	 lk = BUF_INIT(1024), lk2 = BUF_INIT(512);
 	char		 org_id[ID_BUFSZ], slug[64], res_name[96];
@@ -712,13 +809,13 @@ signin_tx(struct req *r, const struct idp *p, const struct idp_user *u,
 	if ((res = exec1(r, &st_user_touch, params)) == NULL)
 		goto out;
 	PQclear(res);
-	if (session_new(r, p->name, s) != 0)
+	if (session_new(r, p->name, client, s) != 0)
 		goto out;
 
 	snprintf(res_name, sizeof(res_name), "users/%s", s->user_id);
-	after = json_pack("{s:s, s:s, s:b, s:b}", "provider", p->name,
+	after = json_pack("{s:s, s:s, s:b, s:b, s:s?}", "provider", p->name,
 	    "session_id", s->sid, "new_user", s->created, "linked_identity",
-	    s->linked);
+	    s->linked, "client_id", client);
 	a.organization_id = s->created ? org_id : NULL;
 	a.actor_id = s->user_id;
 	a.action = "auth.login";
@@ -787,18 +884,34 @@ token_answer(struct req *r, const char *user_id, const char *sid,
 	http_json(r, 200, body);
 }
 
+static void	 oauth2_error_redirect(struct req *, json_t *oauth2,
+		    const char *error, const char *desc);
+static void	 oauth2_code(struct req *, json_t *oauth2,
+		    const struct signin *, const char *idp);
+
+/* A sign-in failed after its state was found: tell whoever started it. */
+static void
+signin_failed(struct req *r, json_t *oauth2, const struct idp_err *e)
+{
+	if (oauth2 != NULL)
+		oauth2_error_redirect(r, oauth2, "access_denied", e->detail);
+	else
+		idp_problem(r, e);
+}
+
 static void
 callback(struct req *r)
 {
 	struct idp	*p;
 	const char	*code, *state, *err, *s;
-	json_t		*saved = NULL;
+	json_t		*saved = NULL, *oauth2 = NULL;
 	struct idp_user	 u = { 0 };
 	struct idp_err	 e = { 0 };
 	struct buf	 cb = BUF_INIT(2048);
 	struct signin	 si;
 	bool		 unavailable = false;
 
+	memset(&si, 0, sizeof(si));
 	if (limit_signin(r) != 0 || (p = provider(r)) == NULL)
 		goto out;
 	code = r->qv.present[CB_CODE] ? r->qv.str[CB_CODE] : NULL;
@@ -813,6 +926,12 @@ callback(struct req *r)
 		    "for a moment; start again", NULL);
 		goto out;
 	}
+	if (saved == NULL || (s = json_string_value(json_object_get(saved,
+	    "provider"))) == NULL || strcmp(s, p->name) != 0) {
+		json_decref(saved);
+		saved = NULL;
+	} else if (!json_is_object(oauth2 = json_object_get(saved, "oauth2")))
+		oauth2 = NULL;
 	if (err != NULL) {
 		audit_login_failure(r, p, "the provider returned an error",
 		    err);
@@ -820,11 +939,10 @@ callback(struct req *r)
 		snprintf(e.detail, sizeof(e.detail), "%s did not sign you "
 		    "in: %s", p->name, err);
 		e.problem = PROBLEM_SIGNIN_FAILED;
-		idp_problem(r, &e);
+		signin_failed(r, oauth2, &e);
 		goto out;
 	}
-	if (saved == NULL || (s = json_string_value(json_object_get(saved,
-	    "provider"))) == NULL || strcmp(s, p->name) != 0) {
+	if (saved == NULL) {
 		audit_login_failure(r, p, "unknown, expired or replayed state",
 		    NULL);
 		http_problem(r, PROBLEM_SIGNIN_FAILED, "the sign-in state is "
@@ -832,8 +950,10 @@ callback(struct req *r)
 		goto out;
 	}
 	if (code == NULL) {
-		http_problem(r, PROBLEM_SIGNIN_FAILED, "the provider sent no "
-		    "authorization code", NULL);
+		snprintf(e.detail, sizeof(e.detail), "the provider sent no "
+		    "authorization code");
+		e.problem = PROBLEM_SIGNIN_FAILED;
+		signin_failed(r, oauth2, &e);
 		goto out;
 	}
 	/*
@@ -843,7 +963,7 @@ callback(struct req *r)
 	if (idp_check_iss(r->app, p, r->qv.present[CB_ISS] ?
 	    r->qv.str[CB_ISS] : NULL, &e) != 0) {
 		audit_login_failure(r, p, e.detail, NULL);
-		idp_problem(r, &e);
+		signin_failed(r, oauth2, &e);
 		goto out;
 	}
 	redirect_uri(r, p, &cb);
@@ -851,16 +971,22 @@ callback(struct req *r)
 	    json_string_value(json_object_get(saved, "verifier")),
 	    json_string_value(json_object_get(saved, "nonce")), &u, &e) != 0) {
 		audit_login_failure(r, p, e.detail, e.code);
-		idp_problem(r, &e);
+		signin_failed(r, oauth2, &e);
 		goto out;
 	}
-	if (signin_tx(r, p, &u, &si) != 0) {
+	if (signin_tx(r, p, &u, oauth2 == NULL ? NULL :
+	    json_string_value(json_object_get(oauth2, "client_id")), &si) !=
+	    0) {
 		db_problem(r);
 		goto out;
 	}
 	snprintf(r->user_id, sizeof(r->user_id), "%s", si.user_id);
 	/* Name, avatar, email or (for a new user) organizations may differ. */
 	auth_user_changed(r->app, si.user_id);
+	if (oauth2 != NULL) {
+		oauth2_code(r, oauth2, &si, p->name);
+		goto out;
+	}
 	if (http_wants_json(r)) {
 		token_answer(r, si.user_id, si.sid, p->name, si.refresh,
 		    si.session_end, true);
@@ -889,9 +1015,22 @@ refresh_format_ok(const char *t)
 	    == B64_RANDOM;
 }
 
+/* An OAuth 2.0 error (RFC 6749 section 5.2), as a problem with its members. */
 static void
-refresh_refused(struct req *r, const char *why)
+oauth2_error(struct req *r, enum problem p, const char *error,
+    const char *desc)
 {
+	http_problem_ext(r, p, desc, NULL, json_pack("{s:s, s:s}", "error",
+	    error, "error_description", desc));
+}
+
+static void
+refresh_refused(struct req *r, bool oauth2, const char *why)
+{
+	if (oauth2) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_grant", why);
+		return;
+	}
 	http_header(r, "WWW-Authenticate", "Bearer realm=\"hexabase\", "
 	    "error=\"invalid_token\"");
 	http_problem(r, PROBLEM_UNAUTHORIZED, why, NULL);
@@ -899,7 +1038,7 @@ refresh_refused(struct req *r, const char *why)
 
 /* A rotated token came back: someone holds a copy.  End the session. */
 static void
-refresh_reuse(struct req *r, const char *sid)
+refresh_reuse(struct req *r, bool oauth2, const char *sid)
 {
 	const char	*params[2] = { sid, "reuse" };
 	char		 res_name[96], user[ID_BUFSZ] = "";
@@ -930,43 +1069,44 @@ refresh_reuse(struct req *r, const char *sid)
 	(void)auth_revoked(r->app, &sid, 1);
 	log_msg(&r->app->log, LOGL_WARN, __func__, r->request_id,
 	    "refresh token reused; session %s revoked", sid);
-	refresh_refused(r, "this refresh token was already used; the "
+	refresh_refused(r, oauth2, "this refresh token was already used; the "
 	    "session has been ended");
 }
 
-static void
-refresh(struct req *r)
-{
-	char		 tok[256], hash[2 * CRYPTO_SHA256_LEN + 1];
-	char		 sid[ID_BUFSZ], user[ID_BUFSZ], idp[IDP_NAME_MAX];
+/* A session whose refresh token was just rotated. */
+struct rotated {
+	char		 sid[ID_BUFSZ];
+	char		 user[ID_BUFSZ];
+	char		 idp[IDP_NAME_MAX];
 	char		 fresh[RT_LEN + 1];
-	const char	*params[2];
-	PGresult	*res;
 	long long	 end;
-	bool		 from_cookie = false, rotated;
+};
 
-	if (limit_signin(r) != 0)
-		return;
-	if (r->body.present[0])
-		snprintf(tok, sizeof(tok), "%s", r->body.str[0]);
-	else if (http_cookie(r, COOKIE_NAME, tok, sizeof(tok)) == 0)
-		from_cookie = true;
-	else {
-		refresh_refused(r, "no refresh token: send it in the body or "
-		    "the cookie");
-		return;
-	}
+/*
+ * Rotate refresh token `tok` of a session opened for `client` (NULL: the
+ * platform itself, whose sessions the kubectl plugin's share).  Returns 0
+ * with the new token committed, or -1 with the refusal sent: as a 401 for
+ * /auth/refresh, or as an OAuth 2.0 error when `oauth2`.  A token of
+ * another client's session is refused without being spent.
+ */
+static int
+refresh_rotate(struct req *r, const char *tok, const char *client,
+    bool oauth2, struct rotated *out)
+{
+	char		 hash[2 * CRYPTO_SHA256_LEN + 1];
+	const char	*params[2], *owner;
+	PGresult	*res;
+	bool		 rotated, ok;
+
+	memset(out, 0, sizeof(*out));
 	if (!refresh_format_ok(tok)) {
-		refresh_refused(r, "the refresh token is not valid");
-		return;
+		refresh_refused(r, oauth2, "the refresh token is not valid");
+		return -1;
 	}
 	sha256_hex(tok, hash);
-	OPENSSL_cleanse(tok, sizeof(tok));
 	params[0] = hash;
-	if (db_begin(&r->app->db) != 0) {
-		db_problem(r);
-		return;
-	}
+	if (db_begin(&r->app->db) != 0)
+		goto dbfail;
 	if ((res = exec1(r, &st_rt_rotate, params)) == NULL)
 		goto dbfail;
 	if (PQntuples(res) != 1) {
@@ -975,46 +1115,85 @@ refresh(struct req *r)
 			goto dbfail;
 		rotated = PQntuples(res) == 1 &&
 		    strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		snprintf(sid, sizeof(sid), "%s", PQntuples(res) == 1 ?
-		    PQgetvalue(res, 0, 0) : "");
+		snprintf(out->sid, sizeof(out->sid), "%s", PQntuples(res) ==
+		    1 ? PQgetvalue(res, 0, 0) : "");
 		PQclear(res);
 		if (rotated) {
-			refresh_reuse(r, sid);
-			return;
+			refresh_reuse(r, oauth2, out->sid);
+			return -1;
 		}
 		db_rollback(&r->app->db);
-		refresh_refused(r, "the refresh token is not valid or has "
-		    "expired");
-		return;
+		refresh_refused(r, oauth2, "the refresh token is not valid or "
+		    "has expired");
+		return -1;
 	}
-	snprintf(sid, sizeof(sid), "%s", PQgetvalue(res, 0, 0));
+	snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	params[0] = sid;
+	params[0] = out->sid;
 	params[1] = client_ip(r);
 	if ((res = exec1(r, &st_session_use, params)) == NULL)
 		goto dbfail;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		db_rollback(&r->app->db);
-		refresh_refused(r, "the session has ended");
-		return;
+		refresh_refused(r, oauth2, "the session has ended");
+		return -1;
 	}
-	snprintf(user, sizeof(user), "%s", PQgetvalue(res, 0, 0));
-	end = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	snprintf(idp, sizeof(idp), "%s", PQgetvalue(res, 0, 2));
+	owner = PQgetvalue(res, 0, 3);
+	/* The plugin's sessions are platform sessions; a workspace's aren't. */
+	if (client == NULL)
+		ok = *owner == '\0' || strcmp(owner, CLI_CLIENT) == 0;
+	else
+		ok = strcmp(owner, client) == 0;
+	if (!ok) {
+		PQclear(res);
+		db_rollback(&r->app->db);
+		refresh_refused(r, oauth2, "this refresh token was issued to "
+		    "another client");
+		return -1;
+	}
+	snprintf(out->user, sizeof(out->user), "%s", PQgetvalue(res, 0, 0));
+	out->end = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(out->idp, sizeof(out->idp), "%s", PQgetvalue(res, 0, 2));
 	PQclear(res);
-	if (refresh_token_new(r, sid, fresh) != 0 ||
+	if (refresh_token_new(r, out->sid, out->fresh) != 0 ||
 	    db_commit(&r->app->db) != 0)
 		goto dbfail;
-	snprintf(r->user_id, sizeof(r->user_id), "%s", user);
-	if (from_cookie)
-		set_refresh_cookie(r, fresh, config_int(&r->app->cfg,
-		    CFG_REFRESH_TOKEN_TTL_S));
-	token_answer(r, user, sid, idp, fresh, end, false);
-	OPENSSL_cleanse(fresh, sizeof(fresh));
-	return;
+	snprintf(r->user_id, sizeof(r->user_id), "%s", out->user);
+	return 0;
 dbfail:
 	db_problem(r);
+	return -1;
+}
+
+static void
+refresh(struct req *r)
+{
+	char		 tok[256];
+	struct rotated	 rt;
+	bool		 from_cookie = false;
+	int		 rc;
+
+	if (limit_signin(r) != 0)
+		return;
+	if (r->body.present[0])
+		snprintf(tok, sizeof(tok), "%s", r->body.str[0]);
+	else if (http_cookie(r, COOKIE_NAME, tok, sizeof(tok)) == 0)
+		from_cookie = true;
+	else {
+		refresh_refused(r, false, "no refresh token: send it in the "
+		    "body or the cookie");
+		return;
+	}
+	rc = refresh_rotate(r, tok, NULL, false, &rt);
+	OPENSSL_cleanse(tok, sizeof(tok));
+	if (rc != 0)
+		return;
+	if (from_cookie)
+		set_refresh_cookie(r, rt.fresh, config_int(&r->app->cfg,
+		    CFG_REFRESH_TOKEN_TTL_S));
+	token_answer(r, rt.user, rt.sid, rt.idp, rt.fresh, rt.end, false);
+	OPENSSL_cleanse(&rt, sizeof(rt));
 }
 
 /* End sessions of the caller; writes one audit row.  Returns the count. */
@@ -1077,6 +1256,590 @@ logout(struct req *r)
 	http_json(r, 200, json_pack("{s:s}", "session_id", pr.sid));
 out:
 	json_decref(ids);
+}
+
+/* ---- OAuth 2.0 authorization server ------------------------------------ */
+
+static const struct db_stmt st_ws_claims = { "auth_ws_claims",
+    "SELECT to_json(hxb_my_group_names($1)), (SELECT u.email FROM users u "
+    "WHERE u.id = hxb_actor())", 1 };
+
+/* The kubectl plugin, or a workspace (its vCluster is the audience). */
+static bool
+client_ok(const char *id)
+{
+	return strcmp(id, CLI_CLIENT) == 0 || id_valid(id, ID_WS);
+}
+
+/*
+ * RFC 8252 section 7.3: a native client's redirect is http on a loopback
+ * address, on whatever port it could listen; no fragment, nothing a
+ * browser would read differently.
+ */
+static bool
+loopback_redirect_ok(const char *u)
+{
+	static const char *const hosts[] = { "http://127.0.0.1", "http://[::1]",
+	    "http://localhost" };
+	const char	*p = NULL;
+	size_t		 i, n;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]) && p == NULL; i++)
+		if (strncmp(u, hosts[i], strlen(hosts[i])) == 0)
+			p = u + strlen(hosts[i]);
+	if (p == NULL)
+		return false;
+	if (*p == ':') {
+		p++;
+		n = strspn(p, "0123456789");
+		if (n == 0 || n > 5 || strtol(p, NULL, 10) > 65535)
+			return false;
+		p += n;
+	}
+	if (*p != '\0' && *p != '/' && *p != '?')
+		return false;
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    *p == '\\' || *p == '#')
+			return false;
+	return true;
+}
+
+/* Whether space-separated `scope` holds `want`. */
+static bool
+scope_has(const char *scope, const char *want)
+{
+	size_t	 n = strlen(want), k;
+
+	while (*scope != '\0') {
+		scope += strspn(scope, " ");
+		k = strcspn(scope, " ");
+		if (k == n && strncmp(scope, want, n) == 0)
+			return true;
+		scope += k;
+	}
+	return false;
+}
+
+/* The client's redirect_uri with `params` (already "a=b&c=d") added. */
+static void
+client_redirect(struct req *r, json_t *oauth2, struct buf *params)
+{
+	const char	*ru = json_string_value(json_object_get(oauth2,
+			    "redirect_uri"));
+	const char	*st = json_string_value(json_object_get(oauth2,
+			    "state"));
+	struct buf	 u = BUF_INIT(8192);
+
+	buf_addstr(&u, ru);
+	buf_addch(&u, strchr(ru, '?') != NULL ? '&' : '?');
+	buf_add(&u, params->data, params->len);
+	if (st != NULL) {
+		buf_addstr(&u, "&state=");
+		httpc_form_escape(&u, st);
+	}
+	/* RFC 9207: the client can tell which server answered. */
+	buf_addstr(&u, "&iss=");
+	httpc_form_escape(&u, config_str(&r->app->cfg, CFG_ISSUER));
+	if (u.failed)
+		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
+	else
+		http_redirect(r, buf_cstr(&u));
+	buf_release(&u);
+}
+
+/* RFC 6749 section 4.1.2.1: an error, told to the client. */
+static void
+oauth2_error_redirect(struct req *r, json_t *oauth2, const char *error,
+    const char *desc)
+{
+	struct buf	 p = BUF_INIT(2048);
+
+	buf_addstr(&p, "error=");
+	httpc_form_escape(&p, error);
+	buf_addstr(&p, "&error_description=");
+	httpc_form_escape(&p, desc);
+	client_redirect(r, oauth2, &p);
+	buf_release(&p);
+}
+
+/*
+ * The caller's effective groups in workspace `ws`, by name (an array,
+ * empty if none or if the workspace is not theirs to see), and email:
+ * asked acting as the user, so row-level security decides.  NULL on a
+ * database error (a problem is not sent).
+ */
+static json_t *
+ws_claims(struct req *r, const char *user_id, const char *ws,
+    char email[320])
+{
+	const char	*params[1] = { ws };
+	PGresult	*res;
+	json_t		*groups = NULL;
+
+	if (db_begin_as(&r->app->db, user_id) != 0)
+		return NULL;
+	if ((res = exec1(r, &st_ws_claims, params)) == NULL)
+		return NULL;
+	groups = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	snprintf(email, 320, "%s", PQgetisnull(res, 0, 1) ? "" :
+	    PQgetvalue(res, 0, 1));
+	PQclear(res);
+	if (groups == NULL || db_commit(&r->app->db) != 0) {
+		json_decref(groups);
+		db_rollback(&r->app->db);
+		return NULL;
+	}
+	return groups;
+}
+
+static void
+html_escape(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		switch (*s) {
+		case '&': buf_addstr(b, "&amp;"); break;
+		case '<': buf_addstr(b, "&lt;"); break;
+		case '>': buf_addstr(b, "&gt;"); break;
+		case '"': buf_addstr(b, "&quot;"); break;
+		case '\'': buf_addstr(b, "&#39;"); break;
+		default: buf_addch(b, *s);
+		}
+}
+
+/* Several providers and none named: let the person choose. */
+static void
+choose_provider(struct req *r)
+{
+	struct idp_set	*set = idps(r);
+	struct buf	 b = BUF_INIT(64 * 1024);
+	size_t		 i;
+
+	buf_addstr(&b, "<!doctype html>\n<html lang=\"en\"><head>"
+	    "<meta charset=\"utf-8\"><title>Sign in to Hexabase</title>"
+	    "</head><body><h1>Sign in to Hexabase</h1><p>Choose how to sign "
+	    "in:</p><ul>\n");
+	for (i = 0; i < set->n; i++) {
+		buf_addstr(&b, "<li><a href=\"authorize?");
+		html_escape(&b, r->query_str);
+		buf_addstr(&b, "&amp;idp=");
+		html_escape(&b, set->v[i].name);
+		buf_addstr(&b, "\">");
+		html_escape(&b, set->v[i].name);
+		buf_addstr(&b, "</a></li>\n");
+	}
+	buf_addstr(&b, "</ul></body></html>\n");
+	http_header(r, "Cache-Control", "no-store");
+	http_header(r, "Content-Security-Policy", "default-src 'none'");
+	if (b.failed)
+		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
+	else
+		http_send(r, 200, "text/html; charset=utf-8", b.data, b.len);
+	buf_release(&b);
+}
+
+static const char *
+qv_str(const struct req *r, int i)
+{
+	return r->qv.present[i] ? r->qv.str[i] : NULL;
+}
+
+static void
+authorize(struct req *r)
+{
+	const char	*client = qv_str(r, AZ_CLIENT_ID);
+	const char	*ru = qv_str(r, AZ_REDIRECT_URI);
+	const char	*rt = qv_str(r, AZ_RESPONSE_TYPE);
+	const char	*scope = qv_str(r, AZ_SCOPE);
+	const char	*ch = qv_str(r, AZ_CHALLENGE);
+	const char	*method = qv_str(r, AZ_METHOD);
+	const char	*idp_name = qv_str(r, AZ_IDP);
+	struct idp	*p = NULL;
+	json_t		*oauth2;
+
+	if (limit_signin(r) != 0)
+		return;
+	/* Without a known client and redirect, nothing may be redirected. */
+	if (client == NULL || !client_ok(client)) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_request",
+		    "client_id must be hexabase-cli or a workspace id");
+		return;
+	}
+	if (ru == NULL || !loopback_redirect_ok(ru)) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_request",
+		    "redirect_uri must be an http URL on a loopback address "
+		    "(127.0.0.1, [::1] or localhost), on any port");
+		return;
+	}
+	oauth2 = json_pack("{s:s, s:s, s:s?}", "client_id", client,
+	    "redirect_uri", ru, "state", qv_str(r, AZ_STATE));
+	if (oauth2 == NULL) {
+		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
+		return;
+	}
+	if (rt == NULL || strcmp(rt, "code") != 0)
+		oauth2_error_redirect(r, oauth2, "unsupported_response_type",
+		    "response_type must be code");
+	else if (scope == NULL || !scope_has(scope, "openid"))
+		oauth2_error_redirect(r, oauth2, "invalid_scope",
+		    "scope must include openid");
+	else if (method == NULL || strcmp(method, "S256") != 0)
+		oauth2_error_redirect(r, oauth2, "invalid_request",
+		    "PKCE is required: send code_challenge_method=S256");
+	else if (ch == NULL || strlen(ch) != B64_RANDOM || strspn(ch,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+	    != B64_RANDOM)
+		oauth2_error_redirect(r, oauth2, "invalid_request",
+		    "code_challenge must be the base64url SHA-256 of the "
+		    "verifier (43 characters)");
+	else if (idp_name != NULL && (p = idp_find(idps(r), idp_name)) ==
+	    NULL)
+		oauth2_error_redirect(r, oauth2, "invalid_request",
+		    "idp names no identity provider here");
+	else if (p == NULL && idps(r)->n != 1)
+		choose_provider(r);
+	else {
+		if (p == NULL)
+			p = &idps(r)->v[0];
+		json_object_set_new(oauth2, "challenge", json_string(ch));
+		json_object_set_new(oauth2, "scope", json_string(scope));
+		if (qv_str(r, AZ_NONCE) != NULL)
+			json_object_set_new(oauth2, "nonce",
+			    json_string(qv_str(r, AZ_NONCE)));
+		http_set_resource(r, "auth/providers/%s", p->name);
+		login_start(r, p, NULL, oauth2, true);
+	}
+	json_decref(oauth2);
+}
+
+/* End a session nobody will be handed (the client may not have it). */
+static void
+session_drop(struct req *r, const char *sid)
+{
+	const char	*params[2] = { sid, "revoked" };
+	PGresult	*res;
+
+	if ((res = exec1(r, &st_session_revoke, params)) != NULL)
+		PQclear(res);
+	(void)auth_revoked(r->app, &sid, 1);
+}
+
+static void
+code_key(const char *code, char key[96])
+{
+	char	 hash[2 * CRYPTO_SHA256_LEN + 1];
+
+	sha256_hex(code, hash);
+	snprintf(key, 96, "hxb:oauth2:code:%s", hash);
+}
+
+/*
+ * The sign-in of an authorization request is done: hand the client a
+ * code for it (60 s, taken once), or access_denied to someone who has no
+ * group in the workspace they asked a token for.
+ */
+static void
+oauth2_code(struct req *r, json_t *oauth2, const struct signin *si,
+    const char *idp)
+{
+	const char	*client = json_string_value(json_object_get(oauth2,
+			    "client_id"));
+	char		 code[B64_RANDOM + 1], key[96], email[320];
+	const char	*argv[6];
+	struct buf	 p = BUF_INIT(1024);
+	json_t		*groups, *entry = NULL;
+	char		*js = NULL;
+	redisReply	*rr;
+
+	if (id_valid(client, ID_WS)) {
+		if ((groups = ws_claims(r, si->user_id, client, email)) ==
+		    NULL) {
+			db_problem(r);
+			goto out;
+		}
+		if (json_array_size(groups) == 0) {
+			json_decref(groups);
+			session_drop(r, si->sid);
+			oauth2_error_redirect(r, oauth2, "access_denied",
+			    "you have no group in this workspace, so its "
+			    "cluster would grant you nothing");
+			goto out;
+		}
+		json_decref(groups);
+	}
+	entry = json_pack("{s:O, s:O, s:O, s:O, s:O?, s:s, s:s, s:s, s:I}",
+	    "client_id", json_object_get(oauth2, "client_id"),
+	    "redirect_uri", json_object_get(oauth2, "redirect_uri"),
+	    "challenge", json_object_get(oauth2, "challenge"),
+	    "scope", json_object_get(oauth2, "scope"),
+	    "nonce", json_object_get(oauth2, "nonce"),
+	    "user_id", si->user_id, "sid", si->sid, "idp", idp,
+	    "end", (json_int_t)si->session_end);
+	if (entry == NULL || (js = json_dumps(entry, JSON_COMPACT)) == NULL ||
+	    random_b64(code, sizeof(code), RANDOM_LEN) != 0) {
+		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
+		goto out;
+	}
+	code_key(code, key);
+	argv[0] = "SET";
+	argv[1] = key;
+	argv[2] = js;
+	argv[3] = "EX";
+	argv[4] = CODE_TTL_S;
+	argv[5] = "NX";
+	if ((rr = redis_cmd(&r->app->redis, 6, argv, NULL)) == NULL ||
+	    rr->type != REDIS_REPLY_STATUS) {
+		if (rr != NULL)
+			freeReplyObject(rr);
+		session_drop(r, si->sid);
+		oauth2_error_redirect(r, oauth2, "temporarily_unavailable",
+		    "sign-in is unavailable for a moment; start again");
+		goto out;
+	}
+	freeReplyObject(rr);
+	buf_addstr(&p, "code=");
+	buf_addstr(&p, code);
+	client_redirect(r, oauth2, &p);
+out:
+	OPENSSL_cleanse(code, sizeof(code));
+	json_decref(entry);
+	free(js);
+	buf_release(&p);
+}
+
+/* Take authorization code `code` once; NULL if unknown or spent. */
+static json_t *
+take_code(struct req *r, const char *code, bool *unavailable)
+{
+	char		 key[96];
+	const char	*argv[2] = { "GETDEL", key };
+	redisReply	*rr;
+	json_t		*j = NULL;
+
+	*unavailable = false;
+	code_key(code, key);
+	if ((rr = redis_cmd(&r->app->redis, 2, argv, NULL)) == NULL ||
+	    rr->type == REDIS_REPLY_ERROR)
+		*unavailable = true;
+	else if (rr->type == REDIS_REPLY_STRING)
+		j = json_loadb(rr->str, rr->len, 0, NULL);
+	if (rr != NULL)
+		freeReplyObject(rr);
+	return j;
+}
+
+static const char *
+body_str(const struct req *r, int i)
+{
+	return r->body.present[i] ? r->body.str[i] : NULL;
+}
+
+/*
+ * The token response: an access token for the session, its refresh
+ * token, and an ID token for the client (for a workspace: its groups,
+ * refused if there are none any more).
+ */
+static void
+tokens_answer(struct req *r, const char *client, const struct rotated *s,
+    const char *nonce, const char *scope)
+{
+	char		*at = NULL, *idt = NULL, email[320] = "";
+	long long	 exp, idexp, now = (long long)time(NULL);
+	json_t		*groups = NULL, *body, *u;
+
+	if (id_valid(client, ID_WS)) {
+		if ((groups = ws_claims(r, s->user, client, email)) == NULL) {
+			db_problem(r);
+			return;
+		}
+		if (json_array_size(groups) == 0) {
+			json_decref(groups);
+			oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_grant",
+			    "you have no group in this workspace any more");
+			return;
+		}
+	} else if ((u = user_json(r, s->user)) != NULL) {
+		snprintf(email, sizeof(email), "%s", json_string_value(
+		    json_object_get(u, "email")));
+		json_decref(u);
+	}
+	idexp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
+	if ((at = auth_issue(r->app, s->user, s->sid, s->idp, s->end, &exp)) ==
+	    NULL || (idt = auth_id_token(r->app, s->user, client, groups,
+	    email, nonce, now, idexp)) == NULL) {
+		http_header(r, "Retry-After", "1");
+		http_problem(r, PROBLEM_UNAVAILABLE, "tokens cannot be signed "
+		    "right now; try again later", NULL);
+		goto out;
+	}
+	body = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?}", "access_token", at,
+	    "token_type", "Bearer", "expires_in", (json_int_t)(exp - now),
+	    "refresh_token", s->fresh, "id_token", idt, "scope", scope);
+	http_header(r, "Cache-Control", "no-store");
+	http_header(r, "Pragma", "no-cache");
+	http_json(r, 200, body);
+out:
+	json_decref(groups);
+	if (at != NULL)
+		OPENSSL_cleanse(at, strlen(at));
+	if (idt != NULL)
+		OPENSSL_cleanse(idt, strlen(idt));
+	free(at);
+	free(idt);
+}
+
+/* grant_type=authorization_code, with the PKCE verifier. */
+static void
+token_code(struct req *r, const char *client)
+{
+	const char	*code = body_str(r, TK_CODE);
+	const char	*ru = body_str(r, TK_REDIRECT_URI);
+	const char	*ver = body_str(r, TK_VERIFIER);
+	const char	*params[2], *want;
+	unsigned char	 h[CRYPTO_SHA256_LEN];
+	struct buf	 ch = BUF_INIT(64);
+	struct rotated	 s;
+	json_t		*e = NULL;
+	PGresult	*res;
+	bool		 unavailable;
+
+	memset(&s, 0, sizeof(s));
+	if (code == NULL || ru == NULL || ver == NULL) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_request",
+		    "code, redirect_uri and code_verifier are required");
+		goto out;
+	}
+	if (strlen(ver) < 43 || strlen(ver) > 128 ||
+	    strspn(ver, VERIFIER_CHARS) != strlen(ver)) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_request",
+		    "code_verifier must be 43 to 128 unreserved characters");
+		goto out;
+	}
+	if ((e = take_code(r, code, &unavailable)) == NULL) {
+		if (unavailable) {
+			http_header(r, "Retry-After", "1");
+			http_problem(r, PROBLEM_UNAVAILABLE, "tokens are "
+			    "unavailable for a moment; try again", NULL);
+		} else
+			oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_grant",
+			    "the authorization code is unknown, expired or "
+			    "already used");
+		goto out;
+	}
+	crypto_sha256(ver, strlen(ver), h);
+	b64url_encode(&ch, h, sizeof(h));
+	want = json_string_value(json_object_get(e, "challenge"));
+	if (strcmp(client, json_string_value(json_object_get(e,
+	    "client_id"))) != 0 || strcmp(ru, json_string_value(
+	    json_object_get(e, "redirect_uri"))) != 0 || want == NULL ||
+	    ch.failed || ch.len != strlen(want) ||
+	    !crypto_equal(buf_cstr(&ch), want, ch.len)) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_grant", "the "
+		    "code was not issued to this client and redirect_uri, or "
+		    "the code_verifier does not match its challenge");
+		goto out;
+	}
+	snprintf(s.sid, sizeof(s.sid), "%s", json_string_value(
+	    json_object_get(e, "sid")));
+	snprintf(s.user, sizeof(s.user), "%s", json_string_value(
+	    json_object_get(e, "user_id")));
+	snprintf(s.idp, sizeof(s.idp), "%s", json_string_value(
+	    json_object_get(e, "idp")));
+	s.end = json_integer_value(json_object_get(e, "end"));
+	snprintf(r->user_id, sizeof(r->user_id), "%s", s.user);
+	/* The session may have been ended since; its first refresh token. */
+	params[0] = s.sid;
+	params[1] = client_ip(r);
+	if (db_begin(&r->app->db) != 0 ||
+	    (res = exec1(r, &st_session_use, params)) == NULL) {
+		db_problem(r);
+		goto out;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_rollback(&r->app->db);
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_grant",
+		    "the session has ended");
+		goto out;
+	}
+	PQclear(res);
+	if (refresh_token_new(r, s.sid, s.fresh) != 0 ||
+	    db_commit(&r->app->db) != 0) {
+		db_problem(r);
+		goto out;
+	}
+	tokens_answer(r, client, &s, json_string_value(json_object_get(e,
+	    "nonce")), json_string_value(json_object_get(e, "scope")));
+out:
+	OPENSSL_cleanse(&s, sizeof(s));
+	json_decref(e);
+	buf_release(&ch);
+}
+
+static void
+token(struct req *r)
+{
+	const char	*grant = body_str(r, TK_GRANT);
+	const char	*client = body_str(r, TK_CLIENT_ID);
+	const char	*rt = body_str(r, TK_REFRESH);
+	struct rotated	 s;
+
+	if (limit_signin(r) != 0)
+		return;
+	if (grant == NULL) {
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_request",
+		    "grant_type is required");
+		return;
+	}
+	if (client == NULL || !client_ok(client)) {
+		http_header(r, "WWW-Authenticate", "Basic realm=\"hexabase\"");
+		oauth2_error(r, PROBLEM_UNAUTHORIZED, "invalid_client",
+		    "client_id must be hexabase-cli or a workspace id");
+		return;
+	}
+	if (strcmp(grant, "authorization_code") == 0)
+		token_code(r, client);
+	else if (strcmp(grant, "refresh_token") == 0) {
+		if (rt == NULL) {
+			oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_request",
+			    "refresh_token is required");
+			return;
+		}
+		if (refresh_rotate(r, rt, client, true, &s) != 0)
+			return;
+		tokens_answer(r, client, &s, NULL, NULL);
+		OPENSSL_cleanse(&s, sizeof(s));
+	} else
+		oauth2_error(r, PROBLEM_BAD_REQUEST, "unsupported_grant_type",
+		    "grant_type must be authorization_code or refresh_token");
+}
+
+/* OpenID Connect Core section 5.3, from a platform access token. */
+static void
+userinfo(struct req *r)
+{
+	struct principal	 pr;
+	const char		*params[1];
+	PGresult		*res;
+
+	if (session_auth(r, &pr) != 0)
+		return;
+	params[0] = pr.user_id;
+	if ((res = exec1(r, &st_user_get, params)) == NULL) {
+		db_problem(r);
+		return;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		http_problem(r, PROBLEM_NOT_FOUND, "no such user", NULL);
+		return;
+	}
+	http_header(r, "Cache-Control", "no-store");
+	http_json(r, 200, json_pack("{s:s, s:s, s:b, s:s, s:s?}",
+	    "sub", PQgetvalue(res, 0, 0), "email", PQgetvalue(res, 0, 1),
+	    "email_verified", 1, "name", PQgetvalue(res, 0, 2),
+	    "picture", PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3)));
+	PQclear(res);
 }
 
 /* ---- who am I, and sessions ------------------------------------------- */

@@ -7,6 +7,9 @@
  *   POST /api/v1/workspaces/{wsId}/token[?format=exec-credential]
  *					a token for the workspace's vCluster
  *
+ * The discovery document names the authorization-code endpoints under
+ * /oauth2/, which the auth handler serves (it owns sessions).
+ *
  * The issuer is HXB_ISSUER, byte for byte the "iss" of every token
  * Hexabase signs, and an https URL (nginx serves it over TLS).  JWKS
  * lists the keys that are next (published before they sign, so that
@@ -82,21 +85,28 @@ discovery(struct req *r)
 	const char	*iss = config_str(&r->app->cfg, CFG_ISSUER);
 	json_t		*doc;
 
-	/*
-	 * The authorization-code endpoints (authorization, token,
-	 * userinfo, PKCE methods) are named here once they are served.
-	 */
-	doc = json_pack("{s:s, s:o, s:[s], s:[s], s:[s], s:[s, s, s, s], "
-	    "s:[s, s, s, s, s, s, s, s, s, s, s, s]}",
+	/* The authorization-code endpoints are served by the auth handler. */
+	doc = json_pack("{s:s, s:o, s:o, s:o, s:o, s:[s], s:[s], s:[s], "
+	    "s:[s, s], s:[s], s:[s], s:[s, s, s, s, s], "
+	    "s:[s, s, s, s, s, s, s, s, s, s, s, s, s, s, s], s:b}",
 	    "issuer", iss,
 	    "jwks_uri", json_sprintf("%s/.well-known/jwks.json", iss),
+	    "authorization_endpoint", json_sprintf("%s/oauth2/authorize", iss),
+	    "token_endpoint", json_sprintf("%s/oauth2/token", iss),
+	    "userinfo_endpoint", json_sprintf("%s/oauth2/userinfo", iss),
 	    "response_types_supported", "code",
+	    "response_modes_supported", "query",
 	    "subject_types_supported", "public",
+	    "grant_types_supported", "authorization_code", "refresh_token",
+	    "token_endpoint_auth_methods_supported", "none",
+	    "code_challenge_methods_supported", "S256",
 	    "id_token_signing_alg_values_supported", "RS256",
 	    "scopes_supported", "openid", "email", "profile", "groups",
-	    "claims_supported", "iss", "sub", "aud", "exp", "iat", "nbf",
-	    "jti", "email", "email_verified", "name", "groups",
-	    "workspace_id");
+	    "offline_access",
+	    "claims_supported", "iss", "sub", "aud", "azp", "exp", "iat",
+	    "nbf", "jti", "nonce", "email", "email_verified", "name",
+	    "picture", "groups", "workspace_id",
+	    "authorization_response_iss_parameter_supported", 1);
 	if (doc == NULL) {
 		http_problemf(r, PROBLEM_INTERNAL, "the discovery document");
 		return;
@@ -145,27 +155,6 @@ rfc3339(long long t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* A signed workspace token; NULL (logged) if it cannot be made. */
-static char *
-sign_ws_token(struct req *r, const char *user_id, const char *ws,
-    json_t *groups, const char *email, long long now, long long exp)
-{
-	json_t	*claims;
-	char	*tok;
-
-	claims = json_pack("{s:s, s:s, s:I, s:O, s:s}",
-	    "sub", user_id,
-	    "aud", ws,
-	    "exp", (json_int_t)exp,
-	    "groups", groups,
-	    "workspace_id", ws);
-	if (claims != NULL && email != NULL && *email != '\0')
-		json_object_set_new(claims, "email", json_string(email));
-	tok = auth_sign(r->app, claims, now, "a workspace token");
-	json_decref(claims);
-	return tok;
-}
-
 static void
 ws_token(struct req *r)
 {
@@ -193,8 +182,9 @@ ws_token(struct req *r)
 	}
 	now = (long long)time(NULL);
 	exp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
-	tok = sign_ws_token(r, p.user_id, ws, groups,
-	    PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), now, exp);
+	tok = auth_id_token(r->app, p.user_id, ws, groups,
+	    PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), NULL, now,
+	    exp);
 	PQclear(res);
 	json_decref(groups);
 	if (tok == NULL) {

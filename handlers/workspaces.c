@@ -6,6 +6,9 @@
  *   GET    /api/v1/organizations/{orgId}/workspaces/{wsId}
  *   PATCH  /api/v1/organizations/{orgId}/workspaces/{wsId}	admins: {plan_id}, 202
  *   DELETE /api/v1/organizations/{orgId}/workspaces/{wsId}	admins: 202
+ *   GET    /api/v1/organizations/{orgId}/workspaces/{wsId}/kubeconfig
+ *						a kubeconfig for its vCluster; 409
+ *						until it is running
  *   GET    /api/v1/tasks/{taskId}			whoever sees its workspace
  *
  * Creation is one transaction: the workspace (pending), its default groups
@@ -16,11 +19,14 @@
  * as Nats-Msg-Id) and the outbox row is marked published; if NATS is
  * away the row stays for a relay to send.  Provisioning itself is the
  * jobs' work: until they run, a workspace honestly stays pending.  No
- * answer ever carries credentials.
+ * answer ever carries credentials: a kubeconfig names the vCluster's
+ * endpoint and CA, and runs hxb-credential for a short-lived token.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "app.h"
 #include "id.h"
@@ -69,6 +75,9 @@ static const struct db_stmt st_ws_deleting = { "ws_deleting",
     "WHERE id = $1", 1 };
 static const struct db_stmt st_ws_plan_set = { "ws_plan_set",
     "UPDATE workspaces SET plan_id = $2 WHERE id = $1", 2 };
+static const struct db_stmt st_ws_cluster = { "ws_cluster",
+    "SELECT w.name, w.status, w.api_endpoint, w.api_ca_pem "
+    "FROM workspaces w WHERE w.id = $1 AND w.organization_id = $2", 2 };
 static const struct db_stmt st_task_get = { "ws_task_get",
     "SELECT " TASK_COLS " FROM tasks WHERE id = $1", 1 };
 
@@ -93,6 +102,7 @@ static void	 get_ws(struct req *);
 static void	 patch_ws(struct req *);
 static void	 delete_ws(struct req *);
 static void	 get_task(struct req *);
+static void	 get_kubeconfig(struct req *);
 
 static const struct route routes[] = {
 	{ HTTP_POST, "/api/v1/organizations/{orgId}/workspaces", create_ws,
@@ -105,6 +115,8 @@ static const struct route routes[] = {
 	    patch_ws, PERM_ORG_ADMIN, "patch_workspace", patch_body, NULL },
 	{ HTTP_DELETE, "/api/v1/organizations/{orgId}/workspaces/{wsId}",
 	    delete_ws, PERM_ORG_ADMIN, "delete_workspace", NULL, NULL },
+	{ HTTP_GET, "/api/v1/organizations/{orgId}/workspaces/{wsId}/kubeconfig",
+	    get_kubeconfig, PERM_WS_READ, "get_kubeconfig", NULL, NULL },
 	{ HTTP_GET, "/api/v1/tasks/{taskId}", get_task, PERM_WS_READ,
 	    "get_task", NULL, NULL },
 };
@@ -474,4 +486,111 @@ get_task(struct req *r)
 	if (tenant_visible(r, PQntuples(out[0]) == 1, "task") == 0)
 		tenant_send_row(r, 200, out[0], 0, task_write);
 	PQclear(out[0]);
+}
+
+/* ---- kubeconfig ------------------------------------------------------- */
+
+/* `key: "value"` at `indent`; JSON's string escapes are YAML's too. */
+static void
+yaml_kv(struct buf *b, int indent, const char *key, const char *value)
+{
+	buf_addf(b, "%*s%s: ", indent, "", key);
+	buf_add_json_string(b, value);
+	buf_addch(b, '\n');
+}
+
+/*
+ * The kubeconfig: the vCluster's endpoint and CA, and a user whose token
+ * comes from hxb-credential, signed in to this platform.  Written as YAML
+ * (what kubectl writes) with every scalar quoted.
+ */
+static void
+kubeconfig_write(struct req *r, struct buf *b, const char *ws,
+    const char *name, const char *server, const char *ca_pem)
+{
+	const char	*base = config_str(&r->app->cfg, CFG_PUBLIC_URL);
+	unsigned char	*ca;
+	size_t		 n = strlen(ca_pem), bl = strlen(base), i;
+	char		 ctx[128], url[1024];
+	const char	*args[] = { "get-token", "--server", url,
+			    "--workspace", ws };
+
+	while (bl > 0 && base[bl - 1] == '/')
+		bl--;
+	snprintf(ctx, sizeof(ctx), "hexabase-%s", name);
+	buf_addstr(b, "apiVersion: v1\nkind: Config\nclusters:\n");
+	buf_addf(b, "- name: \"%s\"\n  cluster:\n", ctx);
+	yaml_kv(b, 4, "server", server);
+	if ((ca = malloc(4 * ((n + 2) / 3) + 1)) == NULL) {
+		b->failed = true;
+		return;
+	}
+	EVP_EncodeBlock(ca, (const unsigned char *)ca_pem, (int)n);
+	yaml_kv(b, 4, "certificate-authority-data", (const char *)ca);
+	free(ca);
+	buf_addstr(b, "contexts:\n");
+	buf_addf(b, "- name: \"%s\"\n  context:\n", ctx);
+	buf_addf(b, "    cluster: \"%s\"\n    user: \"%s\"\n", ctx, ctx);
+	buf_addf(b, "current-context: \"%s\"\n", ctx);
+	buf_addstr(b, "users:\n");
+	buf_addf(b, "- name: \"%s\"\n  user:\n    exec:\n", ctx);
+	yaml_kv(b, 6, "apiVersion", "client.authentication.k8s.io/v1");
+	yaml_kv(b, 6, "command", "hxb-credential");
+	snprintf(url, sizeof(url), "%.*s", (int)bl, base);
+	buf_addstr(b, "      args:\n");
+	for (i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+		buf_addstr(b, "      - ");
+		buf_add_json_string(b, args[i]);
+		buf_addch(b, '\n');
+	}
+	yaml_kv(b, 6, "interactiveMode", "Never");
+	buf_addstr(b, "      provideClusterInfo: false\n");
+	yaml_kv(b, 6, "installHint", "hxb-credential is installed with "
+	    "Hexabase (make run puts it in var/bin); sign in once with: "
+	    "hxb-credential login --server <this platform's URL>");
+	buf_addstr(b, "preferences: {}\n");
+}
+
+static void
+get_kubeconfig(struct req *r)
+{
+	struct principal	 p;
+	const char		*org = http_param(r, "orgId");
+	const char		*ws = http_param(r, "wsId");
+	const struct db_stmt	*st[1] = { &st_ws_cluster };
+	const char		*ws_p[2] = { ws, org };
+	const char *const	*params[1] = { ws_p };
+	PGresult		*out[1];
+	struct buf		 b = BUF_INIT(256 * 1024);
+	char			 cd[160];
+
+	if (ids_ok(r, &p, org, ws) != 0)
+		return;
+	http_set_resource(r, "workspaces/%s/kubeconfig", ws);
+	snprintf(r->workspace_id, sizeof(r->workspace_id), "%s", ws);
+	if (tenant_read(r, &p, 1, st, params, out) != 0)
+		return;
+	if (tenant_visible(r, PQntuples(out[0]) == 1, "workspace") != 0)
+		goto out;
+	if (strcmp(PQgetvalue(out[0], 0, 1), "running") != 0 ||
+	    PQgetisnull(out[0], 0, 2) || PQgetisnull(out[0], 0, 3)) {
+		http_problemf(r, PROBLEM_CONFLICT, "the workspace is %s; its "
+		    "kubeconfig is ready once it is running",
+		    PQgetvalue(out[0], 0, 1));
+		goto out;
+	}
+	kubeconfig_write(r, &b, ws, PQgetvalue(out[0], 0, 0),
+	    PQgetvalue(out[0], 0, 2), PQgetvalue(out[0], 0, 3));
+	if (b.failed) {
+		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
+		goto out;
+	}
+	snprintf(cd, sizeof(cd), "attachment; filename=\"%s.kubeconfig\"",
+	    PQgetvalue(out[0], 0, 0));
+	http_header(r, "Content-Disposition", cd);
+	http_header(r, "Cache-Control", "no-store");
+	http_send(r, 200, "application/yaml", b.data, b.len);
+out:
+	PQclear(out[0]);
+	buf_release(&b);
 }

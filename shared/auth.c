@@ -71,6 +71,29 @@ auth_sign(struct app *app, json_t *claims, long long now, const char *what)
 }
 
 char *
+auth_id_token(struct app *app, const char *user_id, const char *aud,
+    json_t *groups, const char *email, const char *nonce, long long now,
+    long long exp)
+{
+	json_t	*claims;
+	char	*tok;
+
+	claims = json_pack("{s:s, s:s, s:s, s:I}", "sub", user_id, "aud", aud,
+	    "azp", aud, "exp", (json_int_t)exp);
+	if (claims != NULL && groups != NULL) {
+		json_object_set(claims, "groups", groups);
+		json_object_set_new(claims, "workspace_id", json_string(aud));
+	}
+	if (claims != NULL && email != NULL && *email != '\0')
+		json_object_set_new(claims, "email", json_string(email));
+	if (claims != NULL && nonce != NULL && *nonce != '\0')
+		json_object_set_new(claims, "nonce", json_string(nonce));
+	tok = auth_sign(app, claims, now, "an ID token");
+	json_decref(claims);
+	return tok;
+}
+
+char *
 auth_issue(struct app *app, const char *user_id, const char *sid,
     const char *idp, long long not_after, long long *exp)
 {

@@ -56,6 +56,17 @@ char		*auth_sign(struct app *, json_t *claims, long long now,
 		    const char *what);
 
 /*
+ * Sign an ID token for OAuth 2.0 client `aud` (a workspace id, whose
+ * vCluster trusts it, or the kubectl plugin's client id), valid until
+ * `exp`.  `groups` (the effective groups by name) and the workspace_id
+ * claim are set for a workspace; `email` and `nonce` may be NULL.
+ * Returns a malloc'd token, or NULL (logged).
+ */
+char		*auth_id_token(struct app *, const char *user_id,
+		    const char *aud, json_t *groups, const char *email,
+		    const char *nonce, long long now, long long exp);
+
+/*
  * Sign an access token for a user's session, valid for
  * HXB_ACCESS_TOKEN_TTL_S but never past `not_after` (the session's end,
  * seconds since the epoch; 0 for none).  Returns a malloc'd token and its

@@ -279,7 +279,7 @@ http_set_resource(struct req *r, const char *fmt, ...)
 }
 
 /* Write status line, headers and body through the transport. */
-static void
+void
 http_send(struct req *r, int status, const char *ctype, const char *body,
     size_t len)
 {
@@ -513,6 +513,52 @@ content_type_json(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/* "application/x-www-form-urlencoded", with optional parameters. */
+static bool
+content_type_form(const char *ct)
+{
+	size_t	 n = strlen(FIELD_FORM);
+
+	if (ct == NULL || strncasecmp(ct, FIELD_FORM, n) != 0)
+		return false;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+/*
+ * A form-encoded body as a JSON object of strings, for the routes that
+ * take one (FIELD_FORM); NULL with a problem sent if it is malformed.
+ */
+static json_t *
+form_body(struct req *r, const char *data, size_t len)
+{
+	struct query	 q;
+	enum query_error qe;
+	json_t		*o;
+	char		*s;
+	size_t		 i;
+
+	if (memchr(data, '\0', len) != NULL)
+		qe = QUERY_BAD_ENCODING;
+	else if ((s = malloc(len + 1)) == NULL)
+		qe = QUERY_NOMEM;
+	else {
+		memcpy(s, data, len);
+		s[len] = '\0';
+		qe = query_parse(s, &q);
+		free(s);
+	}
+	if (qe != QUERY_OK) {
+		http_problemf(r, PROBLEM_MALFORMED_BODY, "the form body is "
+		    "malformed: %s", query_strerror(qe));
+		return NULL;
+	}
+	o = json_object();
+	for (i = 0; i < q.n; i++)
+		json_object_set_new(o, q.p[i].key, json_string(q.p[i].value));
+	query_free(&q);
+	return o;
+}
+
 /*
  * Read and check the body.  Returns 0 when the route may run; otherwise a
  * problem has been sent.
@@ -526,8 +572,10 @@ http_read_body(struct req *r)
 	unsigned long long len = 0;
 	json_error_t	 jerr;
 	json_t		*errors;
+	const char	*ct;
 	char		*data = NULL, *end;
 	size_t		 got = 0;
+	bool		 form;
 	long		 n;
 	int		 rc = -1;
 
@@ -554,10 +602,14 @@ http_read_body(struct req *r)
 		}
 		return 0;
 	}
-	if (len > 0 && !content_type_json(r->io->param(r->io->ctx,
-	    "CONTENT_TYPE"))) {
-		http_problem(r, PROBLEM_UNSUPPORTED_MEDIA_TYPE, "send the "
-		    "body as application/json", NULL);
+	ct = r->io->param(r->io->ctx, "CONTENT_TYPE");
+	form = validate_index(rt->body, FIELD_FORM) >= 0 &&
+	    content_type_form(ct);
+	if (len > 0 && !form && !content_type_json(ct)) {
+		http_problem(r, PROBLEM_UNSUPPORTED_MEDIA_TYPE,
+		    validate_index(rt->body, FIELD_FORM) >= 0 ? "send the body "
+		    "as application/x-www-form-urlencoded or application/json" :
+		    "send the body as application/json", NULL);
 		return -1;
 	}
 	if (len == 0) {
@@ -580,9 +632,12 @@ http_read_body(struct req *r)
 			    "after %zu of %llu bytes", got, len);
 			goto out;
 		}
-		r->body_json = json_loadb(data, (size_t)len,
-		    JSON_REJECT_DUPLICATES, &jerr);
-		if (r->body_json == NULL) {
+		if (form) {
+			if ((r->body_json = form_body(r, data, (size_t)len)) ==
+			    NULL)
+				goto out;
+		} else if ((r->body_json = json_loadb(data, (size_t)len,
+		    JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 			http_problemf(r, PROBLEM_MALFORMED_BODY, "the body is "
 			    "not valid JSON: %s (line %d, column %d)",
 			    jerr.text, jerr.line, jerr.column);

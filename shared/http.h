@@ -173,6 +173,13 @@ void		 http_problem(struct req *, enum problem, const char *detail,
 void		 http_problem_ext(struct req *, enum problem, const char *detail,
 		    json_t *errors, json_t *ext);
 
+/*
+ * Send `len` bytes of `body` as `ctype` (a page a browser is shown, a
+ * kubeconfig); borrows `body`.
+ */
+void		 http_send(struct req *, int status, const char *ctype,
+		    const char *body, size_t len);
+
 /* Answer 204 No Content. */
 void		 http_no_content(struct req *);
 

@@ -229,7 +229,9 @@ validate_json(const struct field *fields, json_t *obj, struct valid *out,
 		return 1;
 	}
 	json_object_foreach(obj, key, v) {
-		if (validate_index(fields, key) < 0) {
+		if (strcmp(key, FIELD_FORM) == 0 || strcmp(key, "*") == 0 ||
+		    (validate_index(fields, key) < 0 &&
+		    validate_index(fields, "*") < 0)) {
 			validate_error(errors, key, "is not a known field");
 			nerr++;
 		}
@@ -239,6 +241,9 @@ validate_json(const struct field *fields, json_t *obj, struct valid *out,
 
 		if (i >= FIELDS_MAX)
 			break;
+		if (strcmp(f->name, FIELD_FORM) == 0 ||
+		    strcmp(f->name, "*") == 0)
+			continue;
 		v = json_object_get(obj, f->name);
 		if (v == NULL || (json_is_null(v) && f->nullable)) {
 			if (f->required) {

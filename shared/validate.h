@@ -5,7 +5,11 @@
  * checks type, presence, length or range and pattern, rejects anything not
  * declared, and reports every problem as {field, message}.  A query table
  * may end with a field named "*" to ignore undeclared parameters, for
- * callbacks whose parameters a third party decides.
+ * callbacks whose parameters a third party decides; a body table may too.
+ * A body table may also hold a field named FIELD_FORM: the route then
+ * takes its body form-encoded as well (every value a string), as OAuth 2.0
+ * token requests are.  Only a route that no browser cookie authorizes may
+ * say so: a cross-site form POST needs no CORS preflight, JSON does.
  *
  * Handlers read only the validated values through struct valid.
  *
@@ -22,6 +26,7 @@
 struct query;
 
 #define FIELDS_MAX	32
+#define FIELD_FORM	"application/x-www-form-urlencoded"
 
 enum field_type {
 	FIELD_STRING,

@@ -13,6 +13,10 @@
 #   jwt_kid TOKEN                 its header's kid
 #   rotate_keys [ARGS]            jobs/rotate-keys as the owner, with the
 #                                 stack's key refresh and JWKS max-age
+#   pkce                          a new PKCE pair: sets VERIFIER, CHALLENGE
+#   oauth2_code LOGIN QUERY       /oauth2/authorize?QUERY, the IdP, the
+#                                 callback; sets LOC (the client redirect),
+#                                 CODE and (on failure) OERR
 #   auth_pool_with VAR=VALUE...   swap the auth pool for one with more settings
 #   auth_pool_restore             swap it back (also done at exit)
 . "$HXB_TEST_ROOT/t/lib/idp.sh"
@@ -107,6 +111,28 @@ sign_in() {
 	AT=$(jqb .access_token)
 	RT=$(jqb .refresh_token)
 	UID_=$(jqb .user.id)
+}
+
+pkce() {
+	VERIFIER=$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+	CHALLENGE=$(printf '%s' "$VERIFIER" | openssl dgst -sha256 -binary |
+	    base64 | tr '+/' '-_' | tr -d '=\n')
+}
+
+# The browser's part of an authorization request: authorize (302 to the
+# IdP), the IdP's forms (fresh jar), our callback (302 to the client).
+oauth2_code() {
+	local q
+	http GET "/oauth2/authorize?$2"
+	AUTH_URL=$(header location)
+	LOC= CODE= OERR=
+	case $AUTH_URL in "$IDP"/*) ;; *) return 1 ;; esac
+	idp_visit "$1"
+	http GET "$CB"
+	LOC=$(header location)
+	q=${LOC#*\?}
+	CODE=$(printf '%s' "$q" | tr '&' '\n' | sed -n 's/^code=//p')
+	OERR=$(printf '%s' "$q" | tr '&' '\n' | sed -n 's/^error=//p')
 }
 
 bearer() { printf 'Authorization: Bearer %s' "$1"; }
