@@ -1672,7 +1672,7 @@ tokens_answer(struct req *r, const char *client, const struct rotated *s,
 		    "right now; try again later", NULL);
 		goto out;
 	}
-	body = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s?}", "access_token", at,
+	body = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s*}", "access_token", at,
 	    "token_type", "Bearer", "expires_in", (json_int_t)(exp - now),
 	    "refresh_token", s->fresh, "id_token", idt, "scope", scope);
 	http_header(r, "Cache-Control", "no-store");

@@ -87,7 +87,7 @@ discovery(struct req *r)
 
 	/* The authorization-code endpoints are served by the auth handler. */
 	doc = json_pack("{s:s, s:o, s:o, s:o, s:o, s:[s], s:[s], s:[s], "
-	    "s:[s, s], s:[s], s:[s], s:[s, s, s, s, s], "
+	    "s:[s, s], s:[s], s:[s], s:[s], s:[s, s, s, s, s], "
 	    "s:[s, s, s, s, s, s, s, s, s, s, s, s, s, s, s], s:b}",
 	    "issuer", iss,
 	    "jwks_uri", json_sprintf("%s/.well-known/jwks.json", iss),
