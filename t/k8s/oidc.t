@@ -63,7 +63,8 @@ users:
 EOF
 }
 
-tenancy_setup "k$$r$RANDOM"
+TAG=k$$r$RANDOM
+tenancy_setup "$TAG"
 if ! vcluster "$TB/ws" "$WS"; then
 	sed 's/^/# /' "$TB/ws.log"
 	echo "Bail out! the test bed did not start (HXB_SKIP_K8S=1 skips these tests)"
@@ -117,6 +118,50 @@ out=$(kc "$TB/vwr.kubeconfig" get namespaces -o name 2>&1)
 like "$out" "namespace/made-by-kubectl" "kubectl, as a WSUsers member, lists namespaces"
 out=$(kc "$TB/vwr.kubeconfig" create namespace nope 2>&1)
 like "$out" 'Error from server \(Forbidden\)' "... and is forbidden to create one"
+
+# --- the kubeconfig we hand out, with the hxb-credential exec plugin --------
+# A person's way in: sign in with the plugin (the browser flow, curl as
+# the browser), fetch the kubeconfig, run kubectl.  The workspace is marked
+# running at this API server, as the provisioning job will leave it.
+api "$VWR" GET "/api/v1/organizations/$ORG/workspaces/$WS/kubeconfig"
+is "$STATUS" 409 "the kubeconfig of a workspace not yet running: 409"
+sql "UPDATE workspaces SET status = 'running', api_endpoint = '${SERVER[$V]}', api_ca_pem = \$pem\$$(cat "$V/ca.crt")
+\$pem\$ WHERE id = '$WS'" >/dev/null
+api "$VWR" GET "/api/v1/organizations/$ORG/workspaces/$WS/kubeconfig"
+is "$STATUS $CTYPE" "200 application/yaml" "once running: 200, YAML"
+printf '%s\n' "$BODY" >"$TB/hxb.kubeconfig"
+unlike "$BODY" 'client-key|client-certificate|token:|password' "it holds no credential of the vCluster's"
+is "$(printf '%s\n' "$BODY" | sed -n 's/^    server: //p')" "\"${SERVER[$V]}\"" "... its endpoint"
+is "$(printf '%s\n' "$BODY" | sed -n 's/^    certificate-authority-data: "\(.*\)"$/\1/p' | base64 -d)" \
+    "$(cat "$V/ca.crt")" "... its CA"
+export PATH=$HXB_TEST_BUILD/jobs:$PATH
+hk() { HXB_CONFIG_DIR=$1 "$KUBECTL" --cache-dir "$TB/kcache" --kubeconfig "$TB/hxb.kubeconfig" "${@:2}"; }
+out=$(hk "$TB/nobody" get namespaces 2>&1)
+like "$out" "not signed in to $HXB_TEST_URL: run hxb-credential login" "kubectl before signing in: the plugin says what to do"
+cli_login "wa$TAG" "$TB/cfg-wsa"
+is "$?" 0 "hxb-credential login: the browser flow with PKCE on a loopback redirect"
+like "$(cat "$TB/cfg-wsa.log")" "Signed in to $HXB_TEST_URL as wa$TAG@example\\.test" "... says who signed in"
+is "$(stat -c %a "$TB/cfg-wsa/credentials.json")" 600 "... and keeps the refresh token in a file of mode 0600"
+out=$(hk "$TB/cfg-wsa" create namespace made-with-our-kubeconfig 2>&1)
+is "$out" "namespace/made-with-our-kubeconfig created" "kubectl with our kubeconfig and plugin, as a WSAdmins member: creates a namespace"
+t1=$(jq -r --arg s "$HXB_TEST_URL" --arg w "$WS" '.servers[$s].tokens[$w].token' "$TB/cfg-wsa/credentials.json")
+hk "$TB/cfg-wsa" get namespace made-with-our-kubeconfig >/dev/null 2>&1
+t2=$(jq -r --arg s "$HXB_TEST_URL" --arg w "$WS" '.servers[$s].tokens[$w].token' "$TB/cfg-wsa/credentials.json")
+ok $([ -n "$t1" ] && [ "$t1" = "$t2" ]; echo $?) "the plugin caches the workspace token between runs"
+is "$(jwt_part "$t1" 1 | jq -c '[.aud, .groups]')" "[\"$WS\",[\"WSAdmins\",\"WorkspaceMembers\"]]" "... a token for this workspace, with the groups"
+cli_login "vw$TAG" "$TB/cfg-vwr"
+out=$(hk "$TB/cfg-vwr" get namespaces -o name 2>&1)
+like "$out" "namespace/made-with-our-kubeconfig" "as a WSUsers member: lists namespaces"
+out=$(hk "$TB/cfg-vwr" create namespace nope 2>&1)
+like "$out" 'Error from server \(Forbidden\)' "... and cannot create one"
+chmod 644 "$TB/cfg-vwr/credentials.json"
+out=$(hk "$TB/cfg-vwr" get namespaces 2>&1)
+like "$out" "credentials.json is readable by others \\(mode 0644\\)" "a credentials file readable by others is refused"
+chmod 600 "$TB/cfg-vwr/credentials.json"
+cli_login "me$TAG" "$TB/cfg-mem"
+out=$(hk "$TB/cfg-mem" get namespaces 2>&1)
+like "$out" "no token for workspace $WS" "a member with no group: the plugin gets no token"
+
 is "$(token "$MEM" "$WS")" "" "an organization member with no group gets no token"
 is "$(kget "$V" "not.a.token" /api/v1/namespaces)" 401 "a forged token: 401"
 

@@ -17,6 +17,9 @@
 #   oauth2_code LOGIN QUERY       /oauth2/authorize?QUERY, the IdP, the
 #                                 callback; sets LOC (the client redirect),
 #                                 CODE and (on failure) OERR
+#   cli_login LOGIN DIR [ARGS]    hxb-credential login with HXB_CONFIG_DIR=DIR,
+#                                 its browser part done with curl; its exit
+#                                 status, its stderr in DIR.log
 #   auth_pool_with VAR=VALUE...   swap the auth pool for one with more settings
 #   auth_pool_restore             swap it back (also done at exit)
 . "$HXB_TEST_ROOT/t/lib/idp.sh"
@@ -133,6 +136,27 @@ oauth2_code() {
 	q=${LOC#*\?}
 	CODE=$(printf '%s' "$q" | tr '&' '\n' | sed -n 's/^code=//p')
 	OERR=$(printf '%s' "$q" | tr '&' '\n' | sed -n 's/^error=//p')
+}
+
+cli_login() {
+	local login=$1 dir=$2 pid url i loc
+	shift 2
+	mkdir -p "$dir" && : >"$dir.log"
+	HXB_CONFIG_DIR=$dir "$HXB_TEST_BUILD/jobs/hxb-credential" login \
+	    --server "$HXB_TEST_URL" --no-browser --idp dev --timeout 60 "$@" \
+	    2>"$dir.log" &
+	pid=$!
+	for i in $(seq 100); do
+		url=$(sed -n 's/^  \(http[^ ]*\)$/\1/p' "$dir.log")
+		[ -n "$url" ] && break
+		sleep 0.1
+	done
+	# The browser: authorize, the IdP, our callback, the plugin's listener.
+	AUTH_URL=$(curl -s -o /dev/null -w '%{redirect_url}' "$url")
+	idp_visit "$login"
+	loc=$(curl -s -o /dev/null -w '%{redirect_url}' "$HXB_TEST_URL$CB")
+	curl -s -o /dev/null "$loc"
+	wait "$pid"
 }
 
 bearer() { printf 'Authorization: Bearer %s' "$1"; }
