@@ -8,6 +8,8 @@
 #                   replace one handler's process pool without failing requests
 #   make test       build with sanitizers, start an isolated stack, run prove
 #   make bench      wrk against hello, /api/v1/plans/{id} and nginx return 200
+#   make install-cli [PREFIX=/usr/local]
+#                   install hxb-credential, the kubectl plugin, in PREFIX/bin
 #   make clean
 
 SHELL		:= /bin/bash
@@ -43,7 +45,8 @@ JOB_BINS	:= $(JOBS:%=$(B)/jobs/%)
 UNIT_BINS	:= $(UNITS:%=$(B)/t/unit/%)
 BENCH_BINS	:= $(B)/t/bench/hello
 
-.PHONY: all deps run stop restart-handler test test-build bench clean
+.PHONY: all deps run stop restart-handler test test-build bench clean \
+	install-cli
 .SUFFIXES:
 .SECONDARY:
 
@@ -109,6 +112,11 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@t/bench/run.sh
+
+PREFIX		?= /usr/local
+install-cli: $(B)/jobs/hxb-credential
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(B)/jobs/hxb-credential $(DESTDIR)$(PREFIX)/bin/
 
 clean:
 	rm -rf build

@@ -576,6 +576,8 @@ Hexabase control plane: http://127.0.0.1:$PORT
   secrets     $SECRETS
   try         curl -s 127.0.0.1:$PORT/readyz
   sign in     open http://127.0.0.1:$PORT/auth/login/dev in a browser, or see README
+  kubectl     export PATH=$DIR/bin:\$PATH; hxb-credential login --server http://127.0.0.1:$PORT
+              then the workspace's kubeconfig (README, "kubectl")
   swap one    make restart-handler H=plans
   stop        Ctrl-C, or make stop
 
@@ -585,6 +587,9 @@ EOS
 case $cmd in
 run)
 	start_all
+	# The kubectl plugin, where a shell can find it (PATH=$DIR/bin:$PATH).
+	mkdir -p "$DIR/bin"
+	ln -sfn "$BUILD/jobs/hxb-credential" "$DIR/bin/hxb-credential"
 	banner
 	sleeper=
 	trap 'echo; say "stopping"; [ -z "$sleeper" ] || kill "$sleeper" \
