@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 
 BEGIN;
-SELECT plan(8);
+SELECT plan(16);
 
 INSERT INTO users (id, email) VALUES
     ('hxb-usr-2aaaaaaaaaaaaaaaaaaaaaaaaa', 'oidc-a@example.test'), ('hxb-usr-2wwwwwwwwwwwwwwwwwwwwwwwww', 'oidc-w@example.test'),
@@ -63,6 +63,28 @@ RESET ROLE;
 SELECT is((SELECT array_agg(p.privilege_type::text) FROM information_schema.routine_privileges p
     WHERE p.routine_name = 'hxb_my_group_names' AND p.grantee = 'hxb_app'), '{EXECUTE}',
     'hxb_app may call it, and only that');
+
+
+-- 0006_oauth2.sql: the client a session was opened for; a workspace's CA.
+INSERT INTO sessions (id, user_id, provider, expires_at) VALUES
+    ('ses-2aaaaaaaaaaaaaaaaaaaaaaaaa', 'hxb-usr-2aaaaaaaaaaaaaaaaaaaaaaaaa', 'dev', now() + interval '1 day');
+SELECT lives_ok($$UPDATE sessions SET client_id = 'hexabase-cli' WHERE id = 'ses-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$,
+    'a session may belong to the kubectl plugin');
+SELECT lives_ok($$UPDATE sessions SET client_id = 'ws-2aaaaaaaaaaaaaaaaaaaaaaaaa' WHERE id = 'ses-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$,
+    '... or to a workspace');
+SELECT throws_ok($$UPDATE sessions SET client_id = 'kubelogin' WHERE id = 'ses-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$,
+    '23514', NULL, '... and to no other client');
+SELECT is((SELECT client_id FROM sessions WHERE id = 'ses-2aaaaaaaaaaaaaaaaaaaaaaaaa'), 'ws-2aaaaaaaaaaaaaaaaaaaaaaaaa',
+    'a refused change changes nothing');
+SELECT lives_ok($$UPDATE workspaces SET status = 'running', api_endpoint = 'https://10.0.0.1:6443',
+    api_ca_pem = E'-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n' WHERE id = 'ws-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$,
+    'a running workspace: its endpoint and CA');
+SELECT throws_ok($$UPDATE workspaces SET api_ca_pem = 'not a certificate' WHERE id = 'ws-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$,
+    '23514', NULL, 'a CA that is not PEM is refused');
+SELECT throws_ok($$UPDATE workspaces SET api_ca_pem = E'-----BEGIN CERTIFICATE-----\n' || repeat('A', 70000)
+    WHERE id = 'ws-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$, '23514', NULL, '... and so is one over 64 KiB');
+SELECT throws_ok($$UPDATE workspaces SET api_endpoint = 'http://10.0.0.1:6443' WHERE id = 'ws-2aaaaaaaaaaaaaaaaaaaaaaaaa'$$,
+    '23514', NULL, 'an endpoint that is not https is refused');
 
 SELECT * FROM finish();
 ROLLBACK;

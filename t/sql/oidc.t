@@ -1,5 +1,5 @@
 #!/bin/bash
-# pgTAP: what 0005_oidc.sql guarantees: a workspace token's groups are the
+# pgTAP: what 0005_oidc.sql and 0006_oauth2.sql guarantee: a workspace token's groups are the
 # caller's own effective groups, by name, and nobody else's.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$HXB_TEST_STACK/stack.env"

@@ -194,7 +194,25 @@ conflict(struct req *r)
 	    http_param(r, "id"));
 }
 
+/* A route that also takes form-encoded bodies, as /oauth2/token does. */
+static const struct field form_body[] = {
+	{ "grant", FIELD_STRING, true, false, 1, 32, NULL, NULL },
+	{ "code", FIELD_STRING, false, false, 0, 64, NULL, NULL },
+	{ "*", FIELD_STRING, false, false, 0, 0, NULL, NULL },
+	{ FIELD_FORM, FIELD_STRING, false, false, 0, 0, NULL, NULL },
+	{ NULL, FIELD_STRING, false, false, 0, 0, NULL, NULL },
+};
+
+static void
+form_echo(struct req *r)
+{
+	http_json(r, 200, json_pack("{s:s, s:s?}", "grant", r->body.str[0],
+	    "code", r->body.present[1] ? r->body.str[1] : NULL));
+}
+
 static const struct route routes[] = {
+	{ HTTP_POST, "/form", form_echo, PERM_PUBLIC, "form", form_body,
+	    NULL },
 	{ HTTP_GET, "/things", list_things, PERM_PUBLIC, "list_things", NULL,
 	    thing_query },
 	{ HTTP_POST, "/things", create_thing, PERM_PUBLIC, "create_thing",
@@ -996,6 +1014,52 @@ test_content_type(void **state)
 }
 
 static void
+test_form_body(void **state)
+{
+	static const char *const form = "application/x-www-form-urlencoded";
+	static const struct { const char *ctype, *body; int status;
+	    const char *grant, *code; } cases[] = {
+		{ form, "grant=a+b&code=x%2By%20z", 200, "a b", "x+y z" },
+		{ "application/x-www-form-urlencoded; charset=UTF-8",
+		    "code=1&grant=g&unknown=ignored", 200, "g", "1" },
+		{ "application/json", "{\"grant\":\"j\",\"other\":1}", 200, "j",
+		    NULL },
+		{ form, "grant=%zz", 400, NULL, NULL },
+		{ form, "grant=a&grant=b", 400, NULL, NULL },
+		{ form, "grant=%00", 400, NULL, NULL },
+		{ form, "code=only", 422, NULL, NULL },
+		{ "text/plain", "grant=a", 415, NULL, NULL },
+		/* The marker is no field of a JSON body. */
+		{ "application/json", "{\"grant\":\"j\","
+		    "\"application/x-www-form-urlencoded\":\"x\"}", 422, NULL,
+		    NULL },
+	};
+	struct response	 resp;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		serve(*state, &(struct request){ .method = "POST",
+		    .uri = "/form", .content_type = cases[i].ctype,
+		    .body = cases[i].body }, &resp);
+		if (resp.status != cases[i].status)
+			fail_msg("case %zu: %d: %.*s", i, resp.status,
+			    (int)resp.bodylen, resp.body);
+		if (cases[i].grant != NULL)
+			assert_string_equal(jstr(resp.json, "grant"),
+			    cases[i].grant);
+		if (cases[i].code != NULL)
+			assert_string_equal(jstr(resp.json, "code"),
+			    cases[i].code);
+		response_free(&resp);
+	}
+	/* Routes without the marker still take JSON only. */
+	serve(*state, &(struct request){ .method = "POST", .uri = "/things",
+	    .content_type = form, .body = "name=abc" }, &resp);
+	check_problem(&resp, 415, "unsupported-media-type", "/things");
+	response_free(&resp);
+}
+
+static void
 test_empty_body(void **state)
 {
 	/* No body on a route that takes one: validated as {}. */
@@ -1638,6 +1702,7 @@ main(void)
 		cmocka_unit_test(test_short_body),
 		cmocka_unit_test(test_body_not_accepted),
 		cmocka_unit_test(test_content_type),
+		cmocka_unit_test(test_form_body),
 		cmocka_unit_test(test_empty_body),
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_unknown_field),
