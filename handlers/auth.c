@@ -585,25 +585,33 @@ login_get(struct req *r)
 	login(r, r->qv.present[0] ? r->qv.str[0] : NULL, true);
 }
 
-/* Take the saved sign-in for `state`, once.  NULL if there is none. */
+/* Take the JSON under Redis key `key`, once (GETDEL).  NULL if none. */
 static json_t *
-take_state(struct req *r, const char *state, bool *unavailable)
+take_json(struct req *r, const char *key, bool *unavailable)
 {
-	char		 key[300];
 	const char	*argv[2] = { "GETDEL", key };
 	redisReply	*rr;
 	json_t		*j = NULL;
 
 	*unavailable = false;
-	snprintf(key, sizeof(key), "hxb:login:%s", state);
 	if ((rr = redis_cmd(&r->app->redis, 2, argv, NULL)) == NULL ||
-	    rr->type == REDIS_REPLY_ERROR) {
+	    rr->type == REDIS_REPLY_ERROR)
 		*unavailable = true;
-	} else if (rr->type == REDIS_REPLY_STRING)
+	else if (rr->type == REDIS_REPLY_STRING)
 		j = json_loadb(rr->str, rr->len, 0, NULL);
 	if (rr != NULL)
 		freeReplyObject(rr);
 	return j;
+}
+
+/* Take the saved sign-in for `state`, once.  NULL if there is none. */
+static json_t *
+take_state(struct req *r, const char *state, bool *unavailable)
+{
+	char	 key[300];
+
+	snprintf(key, sizeof(key), "hxb:login:%s", state);
+	return take_json(r, key, unavailable);
 }
 
 /* A personal organization's name: a DNS label from the email, unique. */
@@ -1611,21 +1619,10 @@ out:
 static json_t *
 take_code(struct req *r, const char *code, bool *unavailable)
 {
-	char		 key[96];
-	const char	*argv[2] = { "GETDEL", key };
-	redisReply	*rr;
-	json_t		*j = NULL;
+	char	 key[96];
 
-	*unavailable = false;
 	code_key(code, key);
-	if ((rr = redis_cmd(&r->app->redis, 2, argv, NULL)) == NULL ||
-	    rr->type == REDIS_REPLY_ERROR)
-		*unavailable = true;
-	else if (rr->type == REDIS_REPLY_STRING)
-		j = json_loadb(rr->str, rr->len, 0, NULL);
-	if (rr != NULL)
-		freeReplyObject(rr);
-	return j;
+	return take_json(r, key, unavailable);
 }
 
 static const char *
