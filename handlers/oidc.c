@@ -37,6 +37,7 @@
 #include "auth.h"
 #include "jws.h"
 #include "keys.h"
+#include "id.h"
 #include "scope.h"
 #include "tenant.h"
 
@@ -62,12 +63,14 @@ static const struct route routes[] = {
 };
 
 /*
- * The acting user's effective groups in the workspace, by name, and email:
- * read in the same round trip as the workspace (scope_read()).
+ * The acting user's effective groups in the workspace by name, and (when
+ * there is one) its status and the user's email, in one round trip
+ * (0006_oauth2.sql).  Without a group, the workspace is read through
+ * row-level security to tell 403 from 404.
  */
 static const struct db_stmt st_claims = { "oidc_claims",
-    "SELECT to_json(hxb_my_group_names($1)), (SELECT u.email FROM users u "
-    "WHERE u.id = hxb_actor())", 1 };
+    "SELECT status, to_json(groups), email FROM hxb_ws_token_claims($1)",
+    1 };
 
 static void
 cache_for(struct req *r)
@@ -155,6 +158,19 @@ rfc3339(long long t, char out[32])
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Without a group: 404 to whoever may not see the workspace, else 403. */
+static void
+ws_token_refused(struct req *r, struct principal *p)
+{
+	PGresult	*res[1];
+
+	if (scope_read(r, p, "wsId", ID_WS, NULL, ID_WS, false, NULL, 0,
+	    NULL, NULL, res) != 0)
+		return;
+	http_problemf(r, PROBLEM_FORBIDDEN, "you have no group in this "
+	    "workspace, so its cluster would grant you nothing");
+}
+
 static void
 ws_token(struct req *r)
 {
@@ -162,36 +178,44 @@ ws_token(struct req *r)
 	const char		*ws = http_param(r, "wsId");
 	const char		*claims_p[1] = { ws };
 	const struct db_stmt	*st[1] = { &st_claims };
-	PGresult		*res;
-	json_error_t		 je;
+	const char *const	*params[1] = { claims_p };
+	PGresult		*res[1];
+	const char		*status;
 	json_t			*groups;
 	long long		 now, exp;
 	char			*tok, when[32];
 	bool			 exec = r->qv.present[T_FORMAT];
 
-	if (scope_read(r, &p, "wsId", ID_WS, NULL, ID_WS, false, NULL, 1, st,
-	    (const char *const *[]){ claims_p }, &res) != 0)
+	if (!id_valid(ws, ID_WS)) {
+		tenant_bad_id(r, &p, "workspace");
 		return;
-	groups = json_loads(PQgetvalue(res, 0, 0), 0, &je);
+	}
+	http_set_resource(r, "workspaces/%s", ws);
+	if (tenant_read(r, &p, 1, st, params, res) != 0)
+		return;
+	groups = json_loads(PQgetvalue(res[0], 0, 1), 0, NULL);
 	if (json_array_size(groups) == 0) {
-		PQclear(res);
+		PQclear(res[0]);
 		json_decref(groups);
-		http_problemf(r, PROBLEM_FORBIDDEN, "you have no group in this "
-		    "workspace, so its cluster would grant you nothing");
+		ws_token_refused(r, &p);
 		return;
+	}
+	snprintf(r->workspace_id, sizeof(r->workspace_id), "%s", ws);
+	status = PQgetvalue(res[0], 0, 0);
+	if (strcmp(status, "deleting") == 0 || strcmp(status, "deleted") == 0) {
+		http_problemf(r, PROBLEM_CONFLICT, "the workspace is %s",
+		    status);
+		goto out;
 	}
 	now = (long long)time(NULL);
 	exp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
-	tok = auth_id_token(r->app, p.user_id, ws, groups,
-	    PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), NULL, now,
-	    exp);
-	PQclear(res);
-	json_decref(groups);
-	if (tok == NULL) {
+	if ((tok = auth_id_token(r->app, p.user_id, ws, groups,
+	    PQgetisnull(res[0], 0, 2) ? NULL : PQgetvalue(res[0], 0, 2), NULL,
+	    now, exp)) == NULL) {
 		http_header(r, "Retry-After", "1");
 		http_problemf(r, PROBLEM_UNAVAILABLE, "no signing key is "
 		    "available");
-		return;
+		goto out;
 	}
 	rfc3339(exp, when);
 	http_header(r, "Cache-Control", "no-store");
@@ -205,6 +229,9 @@ ws_token(struct req *r)
 		    "expires_at", when));
 	explicit_bzero(tok, strlen(tok));
 	free(tok);
+out:
+	PQclear(res[0]);
+	json_decref(groups);
 }
 
 int

@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 
 INSERT INTO users (id, email) VALUES
     ('hxb-usr-2aaaaaaaaaaaaaaaaaaaaaaaaa', 'oidc-a@example.test'), ('hxb-usr-2wwwwwwwwwwwwwwwwwwwwwwwww', 'oidc-w@example.test'),
@@ -59,6 +59,18 @@ SELECT is(hxb_my_group_names('ws-2aaaaaaaaaaaaaaaaaaaaaaaaa'), '{}',
 SELECT set_config('hxb.user_id', '', true) \g /dev/null
 SELECT is(hxb_my_group_names('ws-2aaaaaaaaaaaaaaaaaaaaaaaaa'), '{}',
     'no acting user: none');
+-- hxb_ws_token_claims(): the same groups, and the status and email only with them.
+SELECT set_config('hxb.user_id', 'hxb-usr-2wwwwwwwwwwwwwwwwwwwwwwwww', true) \g /dev/null
+SELECT is((SELECT row(status, groups, email)::text FROM hxb_ws_token_claims('ws-2aaaaaaaaaaaaaaaaaaaaaaaaa')),
+    '(pending,"{WSAdmins,WorkspaceMembers}",oidc-w@example.test)', 'token claims: status, groups, email');
+SELECT set_config('hxb.user_id', 'hxb-usr-2nnnnnnnnnnnnnnnnnnnnnnnnn', true) \g /dev/null
+SELECT is((SELECT row(status, groups, email)::text FROM hxb_ws_token_claims('ws-2aaaaaaaaaaaaaaaaaaaaaaaaa')),
+    '(,{},)', '... a member in no group: nothing, not even the status');
+SELECT set_config('hxb.user_id', 'hxb-usr-2sssssssssssssssssssssssss', true) \g /dev/null
+SELECT is((SELECT row(status, groups, email)::text FROM hxb_ws_token_claims('ws-2aaaaaaaaaaaaaaaaaaaaaaaaa')),
+    '(,{},)', '... a stranger: nothing');
+SELECT is((SELECT row(status, groups, email)::text FROM hxb_ws_token_claims('ws-2nonexistentnonexistent00')),
+    '(,{},)', '... a workspace that does not exist: the same nothing');
 RESET ROLE;
 SELECT is((SELECT array_agg(p.privilege_type::text) FROM information_schema.routine_privileges p
     WHERE p.routine_name = 'hxb_my_group_names' AND p.grantee = 'hxb_app'), '{EXECUTE}',
