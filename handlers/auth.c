@@ -1661,8 +1661,9 @@ tokens_answer(struct req *r, const char *client, const struct rotated *s,
 		json_decref(u);
 	}
 	idexp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
-	if ((at = auth_issue(r->app, s->user, s->sid, s->idp, s->end, &exp)) ==
-	    NULL || (idt = auth_id_token(r->app, s->user, client, groups,
+	/* A workspace client's access token is good for userinfo only. */
+	if ((at = (groups != NULL ? auth_issue_userinfo : auth_issue)(r->app,
+	    s->user, s->sid, s->idp, s->end, &exp)) == NULL || (idt = auth_id_token(r->app, s->user, client, groups,
 	    email, nonce, now, idexp)) == NULL) {
 		http_header(r, "Retry-After", "1");
 		http_problem(r, PROBLEM_UNAVAILABLE, "tokens cannot be signed "
@@ -1819,7 +1820,9 @@ userinfo(struct req *r)
 	const char		*params[1];
 	PGresult		*res;
 
-	if (session_auth(r, &pr) != 0)
+	if (auth_require_userinfo(r, &pr, "auth-session",
+	    config_int(&r->app->cfg, CFG_AUTH_SESSION_RATE_LIMIT),
+	    config_int(&r->app->cfg, CFG_AUTH_RATE_WINDOW_S)) != 0)
 		return;
 	params[0] = pr.user_id;
 	if ((res = exec1(r, &st_user_get, params)) == NULL) {

@@ -93,8 +93,8 @@ auth_id_token(struct app *app, const char *user_id, const char *aud,
 	return tok;
 }
 
-char *
-auth_issue(struct app *app, const char *user_id, const char *sid,
+static char *
+issue(struct app *app, const char *aud, const char *user_id, const char *sid,
     const char *idp, long long not_after, long long *exp)
 {
 	json_t		*claims;
@@ -106,7 +106,7 @@ auth_issue(struct app *app, const char *user_id, const char *sid,
 		e = not_after;
 	claims = json_pack("{s:s, s:s, s:I, s:s, s:s}",
 	    "sub", user_id,
-	    "aud", AUTH_AUDIENCE,
+	    "aud", aud,
 	    "exp", (json_int_t)e,
 	    "sid", sid,
 	    "idp", idp);
@@ -115,6 +115,21 @@ auth_issue(struct app *app, const char *user_id, const char *sid,
 	if (tok != NULL && exp != NULL)
 		*exp = e;
 	return tok;
+}
+
+char *
+auth_issue(struct app *app, const char *user_id, const char *sid,
+    const char *idp, long long not_after, long long *exp)
+{
+	return issue(app, AUTH_AUDIENCE, user_id, sid, idp, not_after, exp);
+}
+
+char *
+auth_issue_userinfo(struct app *app, const char *user_id, const char *sid,
+    const char *idp, long long not_after, long long *exp)
+{
+	return issue(app, AUTH_USERINFO_AUDIENCE, user_id, sid, idp,
+	    not_after, exp);
 }
 
 /* A claim that must be a string of a bounded length; else NULL. */
@@ -423,6 +438,8 @@ auth_cache_clear(void)
 	near_clear(&near);
 }
 
+#define USERINFO_ONLY	"this access token is good for /oauth2/userinfo only"
+
 /* Everything but the revocation check. */
 static enum auth_result
 token_check(struct app *app, const char *token, struct principal *p,
@@ -466,10 +483,12 @@ token_check(struct app *app, const char *token, struct principal *p,
 		*why = "wrong issuer";
 		goto out;
 	}
-	if (aud == NULL || strcmp(aud, AUTH_AUDIENCE) != 0) {
+	if (aud == NULL || (strcmp(aud, AUTH_AUDIENCE) != 0 &&
+	    strcmp(aud, AUTH_USERINFO_AUDIENCE) != 0)) {
 		*why = "wrong audience";
 		goto out;
 	}
+	p->userinfo_only = strcmp(aud, AUTH_USERINFO_AUDIENCE) == 0;
 	if (claim_time(t.claims, "exp", &exp) != 0 ||
 	    claim_time(t.claims, "iat", &iat) != 0) {
 		*why = "exp and iat are required";
@@ -509,7 +528,12 @@ auth_verify(struct app *app, const char *token, struct principal *p,
 	enum auth_result	 ar;
 
 	if ((ar = token_check(app, token, p, why)) == AUTH_OK &&
-	    (ar = session_check(app, p->sid, why)) != AUTH_OK)
+	    p->userinfo_only) {
+		*why = USERINFO_ONLY;
+		ar = AUTH_INVALID;
+	}
+	if (ar == AUTH_OK && (ar = session_check(app, p->sid, why)) !=
+	    AUTH_OK)
 		memset(p, 0, sizeof(*p));
 	return ar;
 }
@@ -580,9 +604,9 @@ auth_require_limited(struct req *r, struct principal *p, const char *bucket,
  *	MGET <what is not held>		of <ready> <revoked:sid> [<key>]
  * Plain commands on every Redis version, no script to load.
  */
-int
-auth_require_profile(struct req *r, struct principal *p, const char *bucket,
-    long long limit, long long window_s, char **value)
+static int
+require(struct req *r, struct principal *p, const char *bucket,
+    long long limit, long long window_s, char **value, bool userinfo)
 {
 	char			 key[128], revkey[128];
 	const char		*tok = bearer(r), *why = "no access token";
@@ -598,8 +622,12 @@ auth_require_profile(struct req *r, struct principal *p, const char *bucket,
 	enum auth_result	 ar = AUTH_INVALID;
 	bool			 failed, over = false;
 
-	if (tok == NULL || (ar = token_check(r->app, tok, p, &why)) !=
-	    AUTH_OK) {
+	if (tok != NULL && (ar = token_check(r->app, tok, p, &why)) ==
+	    AUTH_OK && p->userinfo_only && !userinfo) {
+		why = USERINFO_ONLY;
+		ar = AUTH_INVALID;
+	}
+	if (tok == NULL || ar != AUTH_OK) {
 		/* Bad or missing tokens count as much as good ones. */
 		if (ratelimit_check(r, bucket, limit, window_s) != 0)
 			return -1;
@@ -635,6 +663,20 @@ auth_require_profile(struct req *r, struct principal *p, const char *bucket,
 	if (value != NULL)
 		*value = l.last;
 	return accept_principal(r, p);
+}
+
+int
+auth_require_profile(struct req *r, struct principal *p, const char *bucket,
+    long long limit, long long window_s, char **value)
+{
+	return require(r, p, bucket, limit, window_s, value, false);
+}
+
+int
+auth_require_userinfo(struct req *r, struct principal *p, const char *bucket,
+    long long limit, long long window_s)
+{
+	return require(r, p, bucket, limit, window_s, NULL, true);
 }
 
 int

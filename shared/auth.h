@@ -31,6 +31,8 @@ struct app;
 struct req;
 
 #define AUTH_AUDIENCE	"hexabase-api"
+/* A workspace OAuth client's access token: good for /oauth2/userinfo only. */
+#define AUTH_USERINFO_AUDIENCE "hexabase-userinfo"
 #define AUTH_ID_MAX	64
 
 struct principal {
@@ -39,6 +41,7 @@ struct principal {
 	char		 jti[AUTH_ID_MAX];
 	char		 idp[AUTH_ID_MAX];	/* the provider signed in with */
 	long long	 exp;		/* seconds since the epoch */
+	bool		 userinfo_only;	/* aud AUTH_USERINFO_AUDIENCE */
 };
 
 enum auth_result {
@@ -74,6 +77,10 @@ char		*auth_id_token(struct app *, const char *user_id,
  */
 char		*auth_issue(struct app *, const char *user_id, const char *sid,
 		    const char *idp, long long not_after, long long *exp);
+/* The same with audience AUTH_USERINFO_AUDIENCE. */
+char		*auth_issue_userinfo(struct app *, const char *user_id,
+		    const char *sid, const char *idp, long long not_after,
+		    long long *exp);
 
 /* Verify a token string (see the top of this file). */
 enum auth_result auth_verify(struct app *, const char *token,
@@ -104,6 +111,14 @@ int		 auth_require_limited(struct req *, struct principal *,
 int		 auth_require_profile(struct req *, struct principal *,
 		    const char *bucket, long long limit, long long window_s,
 		    char **profile);
+
+/*
+ * auth_require_limited() that also takes a workspace client's access
+ * token (AUTH_USERINFO_AUDIENCE), which every other route refuses: for
+ * /oauth2/userinfo.
+ */
+int		 auth_require_userinfo(struct req *, struct principal *,
+		    const char *bucket, long long limit, long long window_s);
 
 /* Forget the tokens this process has verified (at exit, for leak checks). */
 void		 auth_cache_clear(void);

@@ -94,6 +94,11 @@ is "$STATUS $(jqb '[.sub, .email_verified] | @csv')" "200 \"$WSA_ID\",true" "use
 like "$(jqb .email)" '^wa.*@example\.test$' "... and the email"
 http GET /oauth2/userinfo
 is "$STATUS" 401 "userinfo without a token: 401"
+is "$(jwt_part "$WAT" 1 | jq -r .aud)" hexabase-userinfo "a workspace client's access token is for userinfo only..."
+http GET /auth/me -H "$(bearer "$WAT")"
+is "$STATUS $(jqb .detail)" "401 this access token is good for /oauth2/userinfo only" "... refused by the platform API"
+api "$WAT" POST "$WSP/token"
+is "$STATUS" 401 "... which it cannot turn into a workspace token either"
 
 # The refresh grant: a new ID token, the refresh token rotated.
 form -d grant_type=refresh_token --data-urlencode "refresh_token=$WRT" -d "client_id=$WS2"
