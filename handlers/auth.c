@@ -1438,7 +1438,8 @@ choose_provider(struct req *r)
 	}
 	buf_addstr(&b, "</ul></body></html>\n");
 	http_header(r, "Cache-Control", "no-store");
-	http_header(r, "Content-Security-Policy", "default-src 'none'");
+	http_header(r, "Content-Security-Policy", "default-src 'none'; "
+	    "frame-ancestors 'none'");
 	if (b.failed)
 		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
 	else
