@@ -707,6 +707,9 @@ session_new(struct req *r, const char *provider_name, const char *client,
 		return -1;
 	s->session_end = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	/* An OAuth client's first refresh token comes with its code. */
+	if (client != NULL)
+		return 0;
 	return refresh_token_new(r, s->sid, s->refresh);
 }
 
