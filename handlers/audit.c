@@ -146,7 +146,7 @@ list_audit(struct req *r)
 	}
 	q[0] = org;
 	for (k = Q_ACTOR; k <= Q_TO; k++)
-		q[1 + k - Q_ACTOR] = r->qv.present[k] ? r->qv.str[k] : NULL;
+		q[1 + k - Q_ACTOR] = valid_str(&r->qv, k);
 	snprintf(before, sizeof(before), "%lld", pg.key);
 	q[6] = pg.key != LLONG_MIN ? before : NULL;
 	q[7] = pg.limit_str;

@@ -576,13 +576,13 @@ login(struct req *r, const char *redirect_to, bool browser)
 static void
 login_post(struct req *r)
 {
-	login(r, r->body.present[0] ? r->body.str[0] : NULL, false);
+	login(r, valid_str(&r->body, 0), false);
 }
 
 static void
 login_get(struct req *r)
 {
-	login(r, r->qv.present[0] ? r->qv.str[0] : NULL, true);
+	login(r, valid_str(&r->qv, 0), true);
 }
 
 /* Take the JSON under Redis key `key`, once (GETDEL).  NULL if none. */
@@ -898,7 +898,7 @@ token_answer(struct req *r, const char *user_id, const char *sid,
 static void	 oauth2_error_redirect(struct req *, json_t *oauth2,
 		    const char *error, const char *desc);
 static void	 oauth2_code(struct req *, json_t *oauth2,
-		    const struct signin *, const char *idp);
+		    const struct signin *);
 
 /* A sign-in failed after its state was found: tell whoever started it. */
 static void
@@ -925,9 +925,9 @@ callback(struct req *r)
 	memset(&si, 0, sizeof(si));
 	if (limit_signin(r) != 0 || (p = provider(r)) == NULL)
 		goto out;
-	code = r->qv.present[CB_CODE] ? r->qv.str[CB_CODE] : NULL;
-	state = r->qv.present[CB_STATE] ? r->qv.str[CB_STATE] : NULL;
-	err = r->qv.present[CB_ERROR] ? r->qv.str[CB_ERROR] : NULL;
+	code = valid_str(&r->qv, CB_CODE);
+	state = valid_str(&r->qv, CB_STATE);
+	err = valid_str(&r->qv, CB_ERROR);
 	/* Taken first, so that a state is spent whatever happens next. */
 	if (state != NULL)
 		saved = take_state(r, state, &unavailable);
@@ -995,7 +995,7 @@ callback(struct req *r)
 	/* Name, avatar, email or (for a new user) organizations may differ. */
 	auth_user_changed(r->app, si.user_id);
 	if (oauth2 != NULL) {
-		oauth2_code(r, oauth2, &si, p->name);
+		oauth2_code(r, oauth2, &si);
 		goto out;
 	}
 	if (http_wants_json(r)) {
@@ -1094,6 +1094,57 @@ struct rotated {
 };
 
 /*
+ * In the transaction begun by the caller: session out->sid is still live
+ * and was opened for `client` (NULL: the platform itself, whose sessions
+ * the kubectl plugin's share); fill in out and give it a new refresh
+ * token, committed.  Returns 0, or -1 with the refusal sent (see
+ * refresh_refused()) and the transaction rolled back.
+ */
+static int
+session_renew(struct req *r, const char *client, bool oauth2,
+    struct rotated *out)
+{
+	const char	*params[2] = { out->sid, client_ip(r) };
+	const char	*owner;
+	PGresult	*res;
+	bool		 ok;
+
+	if ((res = exec1(r, &st_session_use, params)) == NULL)
+		goto dbfail;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		db_rollback(&r->app->db);
+		refresh_refused(r, oauth2, "the session has ended");
+		return -1;
+	}
+	owner = PQgetvalue(res, 0, 3);
+	/* The plugin's sessions are platform sessions; a workspace's aren't. */
+	if (client == NULL)
+		ok = *owner == '\0' || strcmp(owner, CLI_CLIENT) == 0;
+	else
+		ok = strcmp(owner, client) == 0;
+	if (!ok) {
+		PQclear(res);
+		db_rollback(&r->app->db);
+		refresh_refused(r, oauth2, "this refresh token was issued to "
+		    "another client");
+		return -1;
+	}
+	snprintf(out->user, sizeof(out->user), "%s", PQgetvalue(res, 0, 0));
+	out->end = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	snprintf(out->idp, sizeof(out->idp), "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	if (refresh_token_new(r, out->sid, out->fresh) != 0 ||
+	    db_commit(&r->app->db) != 0)
+		goto dbfail;
+	snprintf(r->user_id, sizeof(r->user_id), "%s", out->user);
+	return 0;
+dbfail:
+	db_problem(r);
+	return -1;
+}
+
+/*
  * Rotate refresh token `tok` of a session opened for `client` (NULL: the
  * platform itself, whose sessions the kubectl plugin's share).  Returns 0
  * with the new token committed, or -1 with the refusal sent: as a 401 for
@@ -1105,9 +1156,9 @@ refresh_rotate(struct req *r, const char *tok, const char *client,
     bool oauth2, struct rotated *out)
 {
 	char		 hash[2 * CRYPTO_SHA256_LEN + 1];
-	const char	*params[2], *owner;
+	const char	*params[1];
 	PGresult	*res;
-	bool		 rotated, ok;
+	bool		 rotated;
 
 	memset(out, 0, sizeof(*out));
 	if (!refresh_format_ok(tok)) {
@@ -1140,38 +1191,7 @@ refresh_rotate(struct req *r, const char *tok, const char *client,
 	}
 	snprintf(out->sid, sizeof(out->sid), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	params[0] = out->sid;
-	params[1] = client_ip(r);
-	if ((res = exec1(r, &st_session_use, params)) == NULL)
-		goto dbfail;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		db_rollback(&r->app->db);
-		refresh_refused(r, oauth2, "the session has ended");
-		return -1;
-	}
-	owner = PQgetvalue(res, 0, 3);
-	/* The plugin's sessions are platform sessions; a workspace's aren't. */
-	if (client == NULL)
-		ok = *owner == '\0' || strcmp(owner, CLI_CLIENT) == 0;
-	else
-		ok = strcmp(owner, client) == 0;
-	if (!ok) {
-		PQclear(res);
-		db_rollback(&r->app->db);
-		refresh_refused(r, oauth2, "this refresh token was issued to "
-		    "another client");
-		return -1;
-	}
-	snprintf(out->user, sizeof(out->user), "%s", PQgetvalue(res, 0, 0));
-	out->end = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	snprintf(out->idp, sizeof(out->idp), "%s", PQgetvalue(res, 0, 2));
-	PQclear(res);
-	if (refresh_token_new(r, out->sid, out->fresh) != 0 ||
-	    db_commit(&r->app->db) != 0)
-		goto dbfail;
-	snprintf(r->user_id, sizeof(r->user_id), "%s", out->user);
-	return 0;
+	return session_renew(r, client, oauth2, out);
 dbfail:
 	db_problem(r);
 	return -1;
@@ -1271,9 +1291,9 @@ out:
 
 /* ---- OAuth 2.0 authorization server ------------------------------------ */
 
+/* The claims of a workspace token, as the oidc handler reads them. */
 static const struct db_stmt st_ws_claims = { "auth_ws_claims",
-    "SELECT to_json(hxb_my_group_names($1)), (SELECT u.email FROM users u "
-    "WHERE u.id = hxb_actor())", 1 };
+    "SELECT to_json(groups), email FROM hxb_ws_token_claims($1)", 1 };
 
 /* The kubectl plugin, or a workspace (its vCluster is the audience). */
 static bool
@@ -1375,47 +1395,28 @@ oauth2_error_redirect(struct req *r, json_t *oauth2, const char *error,
 }
 
 /*
- * The caller's effective groups in workspace `ws`, by name (an array,
- * empty if none or if the workspace is not theirs to see), and email:
- * asked acting as the user, so row-level security decides.  NULL on a
- * database error (a problem is not sent).
+ * The user's effective groups in workspace `ws`, by name (an array, empty
+ * if none or if the workspace is not theirs to see), and email, acting as
+ * the user (hxb_ws_token_claims()).  NULL on a database error (a problem
+ * is not sent).
  */
 static json_t *
 ws_claims(struct req *r, const char *user_id, const char *ws,
     char email[320])
 {
-	const char	*params[1] = { ws };
-	PGresult	*res;
-	json_t		*groups = NULL;
+	const struct db_stmt	*st[1] = { &st_ws_claims };
+	const char		*ws_p[1] = { ws };
+	const char *const	*params[1] = { ws_p };
+	PGresult		*res;
+	json_t			*groups;
 
-	if (db_begin_as(&r->app->db, user_id) != 0)
-		return NULL;
-	if ((res = exec1(r, &st_ws_claims, params)) == NULL)
+	if (db_tx_as(&r->app->db, user_id, 1, st, params, &res) != 0)
 		return NULL;
 	groups = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 	snprintf(email, 320, "%s", PQgetisnull(res, 0, 1) ? "" :
 	    PQgetvalue(res, 0, 1));
 	PQclear(res);
-	if (groups == NULL || db_commit(&r->app->db) != 0) {
-		json_decref(groups);
-		db_rollback(&r->app->db);
-		return NULL;
-	}
 	return groups;
-}
-
-static void
-html_escape(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++)
-		switch (*s) {
-		case '&': buf_addstr(b, "&amp;"); break;
-		case '<': buf_addstr(b, "&lt;"); break;
-		case '>': buf_addstr(b, "&gt;"); break;
-		case '"': buf_addstr(b, "&quot;"); break;
-		case '\'': buf_addstr(b, "&#39;"); break;
-		default: buf_addch(b, *s);
-		}
 }
 
 /* Several providers and none named: let the person choose. */
@@ -1432,11 +1433,11 @@ choose_provider(struct req *r)
 	    "in:</p><ul>\n");
 	for (i = 0; i < set->n; i++) {
 		buf_addstr(&b, "<li><a href=\"authorize?");
-		html_escape(&b, r->query_str);
+		buf_add_html(&b, r->query_str);
 		buf_addstr(&b, "&amp;idp=");
-		html_escape(&b, set->v[i].name);
+		buf_add_html(&b, set->v[i].name);
 		buf_addstr(&b, "\">");
-		html_escape(&b, set->v[i].name);
+		buf_add_html(&b, set->v[i].name);
 		buf_addstr(&b, "</a></li>\n");
 	}
 	buf_addstr(&b, "</ul></body></html>\n");
@@ -1450,22 +1451,16 @@ choose_provider(struct req *r)
 	buf_release(&b);
 }
 
-static const char *
-qv_str(const struct req *r, int i)
-{
-	return r->qv.present[i] ? r->qv.str[i] : NULL;
-}
-
 static void
 authorize(struct req *r)
 {
-	const char	*client = qv_str(r, AZ_CLIENT_ID);
-	const char	*ru = qv_str(r, AZ_REDIRECT_URI);
-	const char	*rt = qv_str(r, AZ_RESPONSE_TYPE);
-	const char	*scope = qv_str(r, AZ_SCOPE);
-	const char	*ch = qv_str(r, AZ_CHALLENGE);
-	const char	*method = qv_str(r, AZ_METHOD);
-	const char	*idp_name = qv_str(r, AZ_IDP);
+	const char	*client = valid_str(&r->qv, AZ_CLIENT_ID);
+	const char	*ru = valid_str(&r->qv, AZ_REDIRECT_URI);
+	const char	*rt = valid_str(&r->qv, AZ_RESPONSE_TYPE);
+	const char	*scope = valid_str(&r->qv, AZ_SCOPE);
+	const char	*ch = valid_str(&r->qv, AZ_CHALLENGE);
+	const char	*method = valid_str(&r->qv, AZ_METHOD);
+	const char	*idp_name = valid_str(&r->qv, AZ_IDP);
 	struct idp	*p = NULL;
 	json_t		*oauth2;
 
@@ -1484,7 +1479,7 @@ authorize(struct req *r)
 		return;
 	}
 	oauth2 = json_pack("{s:s, s:s, s:s?}", "client_id", client,
-	    "redirect_uri", ru, "state", qv_str(r, AZ_STATE));
+	    "redirect_uri", ru, "state", valid_str(&r->qv, AZ_STATE));
 	if (oauth2 == NULL) {
 		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
 		return;
@@ -1515,9 +1510,9 @@ authorize(struct req *r)
 			p = &idps(r)->v[0];
 		json_object_set_new(oauth2, "challenge", json_string(ch));
 		json_object_set_new(oauth2, "scope", json_string(scope));
-		if (qv_str(r, AZ_NONCE) != NULL)
+		if (valid_str(&r->qv, AZ_NONCE) != NULL)
 			json_object_set_new(oauth2, "nonce",
-			    json_string(qv_str(r, AZ_NONCE)));
+			    json_string(valid_str(&r->qv, AZ_NONCE)));
 		http_set_resource(r, "auth/providers/%s", p->name);
 		login_start(r, p, NULL, oauth2, true);
 	}
@@ -1551,8 +1546,7 @@ code_key(const char *code, char key[96])
  * group in the workspace they asked a token for.
  */
 static void
-oauth2_code(struct req *r, json_t *oauth2, const struct signin *si,
-    const char *idp)
+oauth2_code(struct req *r, json_t *oauth2, const struct signin *si)
 {
 	const char	*client = json_string_value(json_object_get(oauth2,
 			    "client_id"));
@@ -1579,14 +1573,14 @@ oauth2_code(struct req *r, json_t *oauth2, const struct signin *si,
 		}
 		json_decref(groups);
 	}
-	entry = json_pack("{s:O, s:O, s:O, s:O, s:O?, s:s, s:s, s:s, s:I}",
+	/* The session says the rest (user, provider, end) at the exchange. */
+	entry = json_pack("{s:O, s:O, s:O, s:O, s:O?, s:s}",
 	    "client_id", json_object_get(oauth2, "client_id"),
 	    "redirect_uri", json_object_get(oauth2, "redirect_uri"),
 	    "challenge", json_object_get(oauth2, "challenge"),
 	    "scope", json_object_get(oauth2, "scope"),
 	    "nonce", json_object_get(oauth2, "nonce"),
-	    "user_id", si->user_id, "sid", si->sid, "idp", idp,
-	    "end", (json_int_t)si->session_end);
+	    "sid", si->sid);
 	if (entry == NULL || (js = json_dumps(entry, JSON_COMPACT)) == NULL ||
 	    random_b64(code, sizeof(code), RANDOM_LEN) != 0) {
 		http_problem(r, PROBLEM_UNAVAILABLE, "out of memory", NULL);
@@ -1629,12 +1623,6 @@ take_code(struct req *r, const char *code, bool *unavailable)
 	return take_json(r, key, unavailable);
 }
 
-static const char *
-body_str(const struct req *r, int i)
-{
-	return r->body.present[i] ? r->body.str[i] : NULL;
-}
-
 /*
  * The token response: an access token for the session, its refresh
  * token, and an ID token for the client (for a workspace: its groups,
@@ -1667,8 +1655,9 @@ tokens_answer(struct req *r, const char *client, const struct rotated *s,
 	idexp = now + config_int(&r->app->cfg, CFG_WORKSPACE_TOKEN_TTL_S);
 	/* A workspace client's access token is good for userinfo only. */
 	if ((at = (groups != NULL ? auth_issue_userinfo : auth_issue)(r->app,
-	    s->user, s->sid, s->idp, s->end, &exp)) == NULL || (idt = auth_id_token(r->app, s->user, client, groups,
-	    email, nonce, now, idexp)) == NULL) {
+	    s->user, s->sid, s->idp, s->end, &exp)) == NULL ||
+	    (idt = auth_id_token(r->app, s->user, client, groups, email, nonce,
+	    now, idexp)) == NULL) {
 		http_header(r, "Retry-After", "1");
 		http_problem(r, PROBLEM_UNAVAILABLE, "tokens cannot be signed "
 		    "right now; try again later", NULL);
@@ -1694,15 +1683,14 @@ out:
 static void
 token_code(struct req *r, const char *client)
 {
-	const char	*code = body_str(r, TK_CODE);
-	const char	*ru = body_str(r, TK_REDIRECT_URI);
-	const char	*ver = body_str(r, TK_VERIFIER);
-	const char	*params[2], *want;
+	const char	*code = valid_str(&r->body, TK_CODE);
+	const char	*ru = valid_str(&r->body, TK_REDIRECT_URI);
+	const char	*ver = valid_str(&r->body, TK_VERIFIER);
+	const char	*want;
 	unsigned char	 h[CRYPTO_SHA256_LEN];
 	struct buf	 ch = BUF_INIT(64);
 	struct rotated	 s;
 	json_t		*e = NULL;
-	PGresult	*res;
 	bool		 unavailable;
 
 	memset(&s, 0, sizeof(s));
@@ -1741,35 +1729,15 @@ token_code(struct req *r, const char *client)
 		    "the code_verifier does not match its challenge");
 		goto out;
 	}
+	/* The session may have ended since; its first refresh token. */
 	snprintf(s.sid, sizeof(s.sid), "%s", json_string_value(
 	    json_object_get(e, "sid")));
-	snprintf(s.user, sizeof(s.user), "%s", json_string_value(
-	    json_object_get(e, "user_id")));
-	snprintf(s.idp, sizeof(s.idp), "%s", json_string_value(
-	    json_object_get(e, "idp")));
-	s.end = json_integer_value(json_object_get(e, "end"));
-	snprintf(r->user_id, sizeof(r->user_id), "%s", s.user);
-	/* The session may have been ended since; its first refresh token. */
-	params[0] = s.sid;
-	params[1] = client_ip(r);
-	if (db_begin(&r->app->db) != 0 ||
-	    (res = exec1(r, &st_session_use, params)) == NULL) {
+	if (db_begin(&r->app->db) != 0) {
 		db_problem(r);
 		goto out;
 	}
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		db_rollback(&r->app->db);
-		oauth2_error(r, PROBLEM_BAD_REQUEST, "invalid_grant",
-		    "the session has ended");
+	if (session_renew(r, client, true, &s) != 0)
 		goto out;
-	}
-	PQclear(res);
-	if (refresh_token_new(r, s.sid, s.fresh) != 0 ||
-	    db_commit(&r->app->db) != 0) {
-		db_problem(r);
-		goto out;
-	}
 	tokens_answer(r, client, &s, json_string_value(json_object_get(e,
 	    "nonce")), json_string_value(json_object_get(e, "scope")));
 out:
@@ -1781,9 +1749,9 @@ out:
 static void
 token(struct req *r)
 {
-	const char	*grant = body_str(r, TK_GRANT);
-	const char	*client = body_str(r, TK_CLIENT_ID);
-	const char	*rt = body_str(r, TK_REFRESH);
+	const char	*grant = valid_str(&r->body, TK_GRANT);
+	const char	*client = valid_str(&r->body, TK_CLIENT_ID);
+	const char	*rt = valid_str(&r->body, TK_REFRESH);
 	struct rotated	 s;
 
 	if (limit_signin(r) != 0)

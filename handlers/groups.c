@@ -272,7 +272,7 @@ create_group(struct req *r)
 	params[0] = id;
 	params[1] = ws.id;
 	params[2] = r->body.str[C_NAME];
-	params[3] = r->body.present[C_PARENT] ? r->body.str[C_PARENT] : NULL;
+	params[3] = valid_str(&r->body, C_PARENT);
 	if (tenant_try(r, &st_insert, params) != 0) {
 		write_problem(r);
 		return;
@@ -392,9 +392,9 @@ patch_group(struct req *r)
 	}
 	params[0] = ws.id;
 	params[1] = group;
-	params[2] = r->body.present[C_NAME] ? r->body.str[C_NAME] : NULL;
+	params[2] = valid_str(&r->body, C_NAME);
 	params[3] = move ? "true" : "false";
-	params[4] = r->body.present[C_PARENT] ? r->body.str[C_PARENT] : NULL;
+	params[4] = valid_str(&r->body, C_PARENT);
 	if (tenant_try(r, &st_update, params) != 0) {
 		json_decref(before);
 		write_problem(r);

@@ -331,7 +331,7 @@ patch_org(struct req *r)
 	if ((before = org_read(r, org)) == NULL)
 		return;
 	params[0] = org;
-	params[1] = r->body.present[ORG_NAME] ? r->body.str[ORG_NAME] : NULL;
+	params[1] = valid_str(&r->body, ORG_NAME);
 	if (r->body.present[ORG_DISPLAY])
 		params[2] = r->body.str[ORG_DISPLAY];
 	else if (json_is_null(json_object_get(r->body_json, "display_name")))

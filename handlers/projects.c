@@ -161,8 +161,7 @@ static int
 body_check(struct req *r)
 {
 	json_t	*errors = json_array();
-	const char *name = r->body.present[F_NAME] ? r->body.str[F_NAME] :
-		    NULL;
+	const char *name = valid_str(&r->body, F_NAME);
 
 	if (name != NULL && (strcmp(name, "default") == 0 ||
 	    strncmp(name, "kube-", 5) == 0))
@@ -246,7 +245,7 @@ create_project(struct req *r)
 	params[1] = ws.id;
 	params[2] = r->body.str[F_NAME];
 	params[3] = r->body.present[F_DISPLAY] ? r->body.str[F_DISPLAY] : "";
-	params[4] = r->body.present[F_PARENT] ? r->body.str[F_PARENT] : NULL;
+	params[4] = valid_str(&r->body, F_PARENT);
 	params[5] = quota;
 	if (tenant_try(r, &st_insert, params) != 0) {
 		free(quota);
@@ -341,10 +340,9 @@ patch_project(struct req *r)
 		}
 	}
 	params[0] = id;
-	params[1] = r->body.present[F_DISPLAY] ? r->body.str[F_DISPLAY] :
-	    NULL;
+	params[1] = valid_str(&r->body, F_DISPLAY);
 	params[2] = move ? "true" : "false";
-	params[3] = r->body.present[F_PARENT] ? r->body.str[F_PARENT] : NULL;
+	params[3] = valid_str(&r->body, F_PARENT);
 	params[4] = quota;
 	if (tenant_try(r, &st_update, params) != 0) {
 		free(quota);

@@ -454,7 +454,7 @@ patch_role(struct req *r)
 	}
 	params[0] = project;
 	params[1] = role;
-	params[2] = r->body.present[R_NAME] ? r->body.str[R_NAME] : NULL;
+	params[2] = valid_str(&r->body, R_NAME);
 	params[3] = rules;
 	if (tenant_try(r, &st_role_update, params) != 0) {
 		free(rules);

@@ -233,14 +233,6 @@ json_free_wiped(void *p)
 	free(p);
 }
 
-static void
-buf_wipe(struct buf *b)
-{
-	if (b->data != NULL)
-		explicit_bzero(b->data, b->cap);
-	buf_release(b);
-}
-
 /*
  * Copy text that came from the server or the browser for the terminal:
  * control characters become '?', and it is cut to fit `n`.
@@ -254,51 +246,6 @@ text_clean(char *out, size_t n, const char *s)
 		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ?
 		    '?' : s[i];
 	out[i] = '\0';
-}
-
-/* Percent-encode all but the unreserved characters (RFC 3986). */
-static void
-buf_add_pct(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char	 c;
-
-	for (; (c = (unsigned char)*s) != '\0'; s++)
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~')
-			buf_addch(b, (char)c);
-		else {
-			buf_addch(b, '%');
-			buf_addch(b, hex[c >> 4]);
-			buf_addch(b, hex[c & 15]);
-		}
-}
-
-static void
-buf_add_html(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++)
-		switch (*s) {
-		case '&':
-			buf_addstr(b, "&amp;");
-			break;
-		case '<':
-			buf_addstr(b, "&lt;");
-			break;
-		case '>':
-			buf_addstr(b, "&gt;");
-			break;
-		case '"':
-			buf_addstr(b, "&quot;");
-			break;
-		case '\'':
-			buf_addstr(b, "&#39;");
-			break;
-		default:
-			buf_addch(b, *s);
-			break;
-		}
 }
 
 static int
@@ -671,7 +618,7 @@ store_load(struct store *s)
 	rc = 0;
 out:
 	close(fd);
-	buf_wipe(&b);
+	buf_release_secret(&b);
 	return rc;
 }
 
@@ -850,14 +797,14 @@ out:
 	curl_slist_free_all(hl);
 	buf_release(&url);
 	buf_release(&ct);
-	buf_wipe(&auth);
+	buf_release_secret(&auth);
 	return rc;
 }
 
 static void
 resp_free(struct resp *r)
 {
-	buf_wipe(&r->body);
+	buf_release_secret(&r->body);
 }
 
 /* The answer as JSON (a new reference), or NULL. */
@@ -976,7 +923,7 @@ ws_token_fetch(const struct args *a, const char *access, char **token,
 	int		 rc = -1;
 
 	buf_addstr(&path, "/api/v1/workspaces/");
-	buf_add_pct(&path, ws);
+	url_escape(&path, ws, false);
 	buf_addstr(&path, "/token?format=exec-credential");
 	if (path.failed) {
 		errorf("out of memory");
@@ -1496,11 +1443,11 @@ code_exchange(const struct args *a, const char *code, const char *redirect,
 
 	*tokens = NULL;
 	buf_addstr(&form, "grant_type=authorization_code&code=");
-	buf_add_pct(&form, code);
+	url_escape(&form, code, false);
 	buf_addstr(&form, "&redirect_uri=");
-	buf_add_pct(&form, redirect);
+	url_escape(&form, redirect, false);
 	buf_addstr(&form, "&client_id=" CLIENT_ID "&code_verifier=");
-	buf_add_pct(&form, verifier);
+	url_escape(&form, verifier, false);
 	if (form.failed) {
 		errorf("out of memory");
 		goto out;
@@ -1524,7 +1471,7 @@ code_exchange(const struct args *a, const char *code, const char *redirect,
 	}
 	rc = 0;
 out:
-	buf_wipe(&form);
+	buf_release_secret(&form);
 	resp_free(&r);
 	return rc;
 }
@@ -1618,17 +1565,17 @@ cmd_login(const struct args *a)
 	buf_addstr(&url, a->server);
 	buf_addstr(&url, "/oauth2/authorize?response_type=code&client_id="
 	    CLIENT_ID "&redirect_uri=");
-	buf_add_pct(&url, buf_cstr(&redirect));
+	url_escape(&url, buf_cstr(&redirect), false);
 	buf_addstr(&url, "&scope=openid%20email%20offline_access&state=");
-	buf_add_pct(&url, buf_cstr(&state));
+	url_escape(&url, buf_cstr(&state), false);
 	buf_addstr(&url, "&nonce=");
-	buf_add_pct(&url, buf_cstr(&nonce));
+	url_escape(&url, buf_cstr(&nonce), false);
 	buf_addstr(&url, "&code_challenge=");
-	buf_add_pct(&url, buf_cstr(&challenge));
+	url_escape(&url, buf_cstr(&challenge), false);
 	buf_addstr(&url, "&code_challenge_method=S256");
 	if (a->val[OPT_IDP] != NULL) {
 		buf_addstr(&url, "&idp=");
-		buf_add_pct(&url, a->val[OPT_IDP]);
+		url_escape(&url, a->val[OPT_IDP], false);
 	}
 	if (state.failed || nonce.failed || verifier.failed ||
 	    challenge.failed || redirect.failed || url.failed) {
@@ -1655,9 +1602,9 @@ out:
 	free(code);
 	json_decref(tokens);
 	explicit_bzero(digest, sizeof(digest));
-	buf_wipe(&state);
-	buf_wipe(&nonce);
-	buf_wipe(&verifier);
+	buf_release_secret(&state);
+	buf_release_secret(&nonce);
+	buf_release_secret(&verifier);
 	buf_release(&challenge);
 	buf_release(&redirect);
 	buf_release(&url);

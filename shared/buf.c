@@ -299,3 +299,38 @@ buf_cstr(const struct buf *b)
 {
 	return b->data != NULL ? b->data : "";
 }
+
+bool
+buf_add_html(struct buf *b, const char *s)
+{
+	for (; *s != '\0'; s++)
+		switch (*s) {
+		case '&':
+			buf_addstr(b, "&amp;");
+			break;
+		case '<':
+			buf_addstr(b, "&lt;");
+			break;
+		case '>':
+			buf_addstr(b, "&gt;");
+			break;
+		case '"':
+			buf_addstr(b, "&quot;");
+			break;
+		case '\'':
+			buf_addstr(b, "&#39;");
+			break;
+		default:
+			buf_addch(b, *s);
+			break;
+		}
+	return !b->failed;
+}
+
+void
+buf_release_secret(struct buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data, b->cap);
+	buf_release(b);
+}

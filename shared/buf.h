@@ -37,6 +37,10 @@ bool	 buf_addf(struct buf *, const char *, ...)
 bool	 buf_vaddf(struct buf *, const char *, va_list)
 		__attribute__((format(printf, 2, 0)));
 bool	 buf_add_json_string(struct buf *, const char *);
+/* Append s with & < > " ' escaped, for HTML text and attribute values. */
+bool	 buf_add_html(struct buf *, const char *);
+/* buf_release() of a buffer that held a secret: wiped first. */
+void	 buf_release_secret(struct buf *);
 /*
  * Append n bytes.  The common case, room already there, is inline: the
  * JSON writer appends a few bytes at a time, many thousands a page.

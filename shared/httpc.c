@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "httpc.h"
 #include "log.h"
+#include "url.h"
 
 static CURL	*handle;
 static bool	 global_done;
@@ -40,22 +41,7 @@ on_data(char *p, size_t size, size_t n, void *arg)
 void
 httpc_form_escape(struct buf *b, const char *s)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	unsigned char	 c;
-
-	for (; (c = (unsigned char)*s) != '\0'; s++) {
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~')
-			buf_addch(b, (char)c);
-		else if (c == ' ')
-			buf_addch(b, '+');
-		else {
-			buf_addch(b, '%');
-			buf_addch(b, hex[c >> 4]);
-			buf_addch(b, hex[c & 15]);
-		}
-	}
+	url_escape(b, s, true);
 }
 
 int

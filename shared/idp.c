@@ -683,14 +683,6 @@ token_request(struct idp *p, const char *code, const char *redirect_uri,
 	buf_release(&cred);
 }
 
-static void
-secret_release(struct buf *b)
-{
-	if (b->data != NULL)
-		OPENSSL_cleanse(b->data, b->len);
-	buf_release(b);
-}
-
 /* An error answer of a token endpoint (RFC 6749 section 5.2). */
 static bool
 token_error(struct idp *p, const json_t *j, long status, struct idp_err *e)
@@ -783,9 +775,9 @@ out:
 	json_decref(j);
 	json_decref(claims);
 	json_decref(ui);
-	secret_release(&form);
-	secret_release(&auth);
-	secret_release(&bearer);
+	buf_release_secret(&form);
+	buf_release_secret(&auth);
+	buf_release_secret(&bearer);
 	return rc;
 }
 
@@ -868,8 +860,8 @@ out:
 	json_decref(j);
 	json_decref(user);
 	json_decref(emails);
-	secret_release(&form);
-	secret_release(&bearer);
+	buf_release_secret(&form);
+	buf_release_secret(&bearer);
 	buf_release(&url);
 	return rc;
 }

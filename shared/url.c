@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "url.h"
 
@@ -191,4 +192,25 @@ query_get(const struct query *q, const char *key)
 		if (strcmp(q->p[i].key, key) == 0)
 			return q->p[i].value;
 	return NULL;
+}
+
+void
+url_escape(struct buf *b, const char *s, bool plus_space)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char	 c;
+
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			buf_addch(b, (char)c);
+		else if (c == ' ' && plus_space)
+			buf_addch(b, '+');
+		else {
+			buf_addch(b, '%');
+			buf_addch(b, hex[c >> 4]);
+			buf_addch(b, hex[c & 15]);
+		}
+	}
 }

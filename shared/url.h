@@ -26,6 +26,15 @@ size_t	 utf8_length(const char *s);
  */
 long	 url_decode(const char *s, size_t len, bool plus_space, char *out);
 
+struct buf;
+
+/*
+ * Append s percent-encoded, every byte but the unreserved characters of
+ * RFC 3986; with `plus_space` a space becomes '+' (form encoding, RFC 6749
+ * appendix B).
+ */
+void	 url_escape(struct buf *, const char *s, bool plus_space);
+
 struct query_param {
 	const char	*key;	/* borrowed from struct query */
 	const char	*value;

@@ -80,6 +80,13 @@ void	 validate_error(json_t *errors, const char *field, const char *msg);
  */
 bool	 validate_pattern(const char *pattern, const char *s);
 
+/* Validated string field i, or NULL if it was not given. */
+static inline const char *
+valid_str(const struct valid *v, int i)
+{
+	return v->present[i] ? v->str[i] : NULL;
+}
+
 /* Index of a field by name, or -1. */
 int	 validate_index(const struct field *fields, const char *name);
 

@@ -67,21 +67,17 @@ c=$(jwt_part "$IDT" 1)
 like "$(printf '%s' "$c" | jq -c '[.iss, .aud, .azp, .workspace_id, .nonce, .groups]')" \
     "^\\[\"$ISS\",\"$WS\",\"$WS\",\"$WS\",\"n-1\",\\[\"WSAdmins\",\"WorkspaceMembers\"\\]\\]$" \
     "the ID token: aud and azp the workspace, the nonce, the groups"
-jose_verify() {	# TOKEN AUDIENCE NONCE
-	(cd "$HXB_TEST_ROOT/t/peers" && NODE_EXTRA_CA_CERTS=$CA node --input-type=module -e '
-import * as jose from "jose";
-const [token, iss, aud, nonce] = process.argv.slice(1);
-const doc = await (await fetch(iss + "/.well-known/openid-configuration")).json();
-const keys = jose.createRemoteJWKSet(new URL(doc.jwks_uri));
-try {
-  const { payload } = await jose.jwtVerify(token, keys, { issuer: doc.issuer,
-    audience: aud, algorithms: ["RS256"] });
-  console.log(payload.nonce === (nonce || undefined) ? `OK ${payload.sub}` : "NONCE");
-} catch (e) { console.log(`REJECTED ${e.code}`); }
-' -- "$1" "$ISS" "$2" "${3:-}" 2>&1)
+id_verify() {	# TOKEN AUDIENCE NONCE: "OK <sub>", "NONCE" or "REJECTED <code>"
+	local out
+	out=$(jose_verify "$1" "$2")
+	case $out in
+	OK\ *) printf '%s' "${out#OK }" | jq -r --arg n "$3" \
+	    'if .nonce == $n then "OK " + .sub else "NONCE" end' ;;
+	*) printf '%s\n' "$out" ;;
+	esac
 }
-is "$(jose_verify "$IDT" "$WS" n-1)" "OK $WSA_ID" "jose verifies the ID token: issuer, audience = the workspace, RS256, nonce"
-is "$(jose_verify "$IDT" "$WS2" n-1)" "REJECTED ERR_JWT_CLAIM_VALIDATION_FAILED" "... and refuses it for another workspace"
+is "$(id_verify "$IDT" "$WS" n-1)" "OK $WSA_ID" "jose verifies the ID token: issuer, audience = the workspace, RS256, nonce"
+is "$(id_verify "$IDT" "$WS2" n-1)" "REJECTED ERR_JWT_CLAIM_VALIDATION_FAILED" "... and refuses it for another workspace"
 
 form --data-urlencode grant_type=authorization_code --data-urlencode "code=$CODE" \
     --data-urlencode "redirect_uri=$RU" --data-urlencode "client_id=$WS" \

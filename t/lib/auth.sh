@@ -13,6 +13,12 @@
 #   jwt_kid TOKEN                 its header's kid
 #   rotate_keys [ARGS]            jobs/rotate-keys as the owner, with the
 #                                 stack's key refresh and JWKS max-age
+#   jose_verify TOKEN AUD [CLAIMS]
+#                                 the npm jose library verifies TOKEN: keys
+#                                 from the issuer's discovered jwks_uri,
+#                                 issuer and audience pinned, RS256 only,
+#                                 CLAIMS (comma-separated) required; prints
+#                                 "OK <claims JSON>" or "REJECTED <code>"
 #   pkce                          a new PKCE pair: sets VERIFIER, CHALLENGE
 #   oauth2_code LOGIN QUERY       /oauth2/authorize?QUERY, the IdP, the
 #                                 callback; sets LOC (the client redirect),
@@ -114,6 +120,21 @@ sign_in() {
 	AT=$(jqb .access_token)
 	RT=$(jqb .refresh_token)
 	UID_=$(jqb .user.id)
+}
+
+jose_verify() {
+	(cd "$HXB_TEST_ROOT/t/peers" && NODE_EXTRA_CA_CERTS=$CA node --input-type=module -e '
+import * as jose from "jose";
+const [token, iss, aud, claims] = process.argv.slice(1);
+const doc = await (await fetch(iss + "/.well-known/openid-configuration")).json();
+const keys = jose.createRemoteJWKSet(new URL(doc.jwks_uri));
+try {
+  const { payload } = await jose.jwtVerify(token, keys, { issuer: doc.issuer,
+    audience: aud, algorithms: ["RS256"],
+    requiredClaims: claims ? claims.split(",") : [] });
+  console.log(`OK ${JSON.stringify(payload)}`);
+} catch (e) { console.log(`REJECTED ${e.code}`); }
+' -- "$1" "$HXB_TEST_ISSUER" "$2" "${3:-}" 2>&1)
 }
 
 pkce() {
