@@ -32,6 +32,25 @@ app_on_signal(int sig)
 	app_stop = 1;
 }
 
+void
+app_job_signals(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = app_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+bool
+app_stopping(void)
+{
+	return app_stop != 0;
+}
+
 static void
 app_usage(const char *service, const char *const *flags, FILE *f)
 {

@@ -17,6 +17,7 @@
 #ifndef HXB_APP_H
 #define HXB_APP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bus.h"
@@ -53,6 +54,14 @@ struct app {
 int	 app_init(struct app *, const char *service, int argc, char **argv,
 	    const char *const *flags);
 void	 app_fini(struct app *);
+
+/*
+ * For a long-running job: SIGTERM and SIGINT set the stop flag that
+ * app_stopping() reads (the job finishes what it holds, then returns);
+ * SIGPIPE is ignored.
+ */
+void	 app_job_signals(void);
+bool	 app_stopping(void);
 
 /* Serve FastCGI until asked to stop.  Returns the exit status. */
 int	 app_serve(struct app *, const struct route *, size_t nroutes);

@@ -1,6 +1,8 @@
 /*
  * bus: NATS JetStream through cnats; see bus.h.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,37 +137,126 @@ bus_ping(struct bus *b, int timeout_ms)
 	return 0;
 }
 
+/*
+ * A stream as `sc` describes it: created if missing, left alone if it is
+ * there with the same retention.  A stream of another retention cannot be
+ * changed in place: one without consumers is made again (what it held
+ * was published from rows the relay still has); one with consumers is
+ * an error for an operator.
+ */
+static int
+bus_ensure(struct bus *b, jsStreamConfig *sc)
+{
+	jsStreamInfo	*si = NULL;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	bool		 remake = false;
+
+	if (js_GetStreamInfo(&si, b->js, sc->Name, NULL, &jerr) == NATS_OK) {
+		if (si->Config->Retention == sc->Retention) {
+			jsStreamInfo_Destroy(si);
+			return 0;
+		}
+		if (si->State.Consumers > 0) {
+			jsStreamInfo_Destroy(si);
+			snprintf(b->errmsg, sizeof(b->errmsg), "stream %s has "
+			    "another retention policy and consumers: delete "
+			    "it by hand", sc->Name);
+			return -1;
+		}
+		jsStreamInfo_Destroy(si);
+		si = NULL;
+		if ((s = js_DeleteStream(b->js, sc->Name, NULL, &jerr)) !=
+		    NATS_OK) {
+			bus_seterr(b, "cannot delete the stream", s);
+			return -1;
+		}
+		remake = true;
+	}
+	if ((s = js_AddStream(&si, b->js, sc, NULL, &jerr)) != NATS_OK) {
+		snprintf(b->errmsg, sizeof(b->errmsg), "cannot create stream "
+		    "%s: %s (%d)", sc->Name, natsStatus_GetText(s), (int)jerr);
+		return -1;
+	}
+	jsStreamInfo_Destroy(si);
+	log_info(b->log, "%s JetStream stream %s for %s",
+	    remake ? "made again (retention changed)" : "created", sc->Name,
+	    sc->Subjects[0]);
+	return 0;
+}
+
 int
 bus_stream(struct bus *b)
 {
 	jsStreamConfig	 sc;
-	jsStreamInfo	*si = NULL;
-	jsErrCode	 jerr = 0;
-	natsStatus	 s;
-	const char	*subjects[] = { BUS_SUBJECTS };
+	const char	*cp[] = { BUS_SUBJECTS }, *app[] = { BUS_APP_SUBJECTS };
 	int		 timeout = (int)config_int(b->cfg, CFG_NATS_TIMEOUT_MS);
 
 	if (b->nc == NULL && bus_connect(b, timeout) != 0)
 		return -1;
-	if (js_GetStreamInfo(&si, b->js, BUS_STREAM, NULL, &jerr) ==
-	    NATS_OK) {
-		jsStreamInfo_Destroy(si);
-		return 0;
-	}
 	jsStreamConfig_Init(&sc);
 	sc.Name = BUS_STREAM;
-	sc.Subjects = subjects;
+	sc.Subjects = cp;
 	sc.SubjectsLen = 1;
 	sc.Storage = js_FileStorage;
-	if ((s = js_AddStream(&si, b->js, &sc, NULL, &jerr)) != NATS_OK) {
-		snprintf(b->errmsg, sizeof(b->errmsg), "cannot create stream "
-		    "%s: %s (%d)", BUS_STREAM, natsStatus_GetText(s), (int)jerr);
+	sc.Retention = js_WorkQueuePolicy;
+	if (bus_ensure(b, &sc) != 0)
+		return -1;
+	jsStreamConfig_Init(&sc);
+	sc.Name = BUS_APP_STREAM;
+	sc.Subjects = app;
+	sc.SubjectsLen = 1;
+	sc.Storage = js_FileStorage;
+	sc.Retention = js_LimitsPolicy;
+	sc.MaxAge = (int64_t)BUS_APP_MAX_AGE_S * 1000000000;
+	return bus_ensure(b, &sc);
+}
+
+int
+bus_pull(struct bus *b, const struct bus_pull *p, natsSubscription **sub)
+{
+	jsSubOptions	 so;
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+	int		 timeout = (int)config_int(b->cfg, CFG_NATS_TIMEOUT_MS);
+
+	*sub = NULL;
+	if (b->nc == NULL && bus_connect(b, timeout) != 0)
+		return -1;
+	jsSubOptions_Init(&so);
+	so.Stream = p->stream;
+	so.Config.Durable = p->durable;
+	so.Config.AckPolicy = js_AckExplicit;
+	so.Config.AckWait = (int64_t)p->ack_wait_ms * 1000000;
+	so.Config.MaxDeliver = -1;
+	so.Config.MaxAckPending = p->max_ack_pending;
+	so.Config.FilterSubject = p->filter;
+	if ((s = js_PullSubscribe(sub, b->js, p->filter, p->durable, NULL, &so,
+	    &jerr)) != NATS_OK) {
+		snprintf(b->errmsg, sizeof(b->errmsg), "cannot consume %s as "
+		    "%s: %s (%d)", p->filter, p->durable, natsStatus_GetText(s),
+		    (int)jerr);
+		*sub = NULL;
 		return -1;
 	}
-	jsStreamInfo_Destroy(si);
-	log_info(b->log, "created JetStream stream %s for %s", BUS_STREAM,
-	    BUS_SUBJECTS);
 	return 0;
+}
+
+int
+bus_fetch(struct bus *b, natsSubscription *sub, natsMsgList *list, int max,
+    int timeout_ms)
+{
+	jsErrCode	 jerr = 0;
+	natsStatus	 s;
+
+	memset(list, 0, sizeof(*list));
+	s = natsSubscription_Fetch(list, sub, max, timeout_ms, &jerr);
+	if (s == NATS_OK)
+		return list->Count;
+	if (s == NATS_TIMEOUT)
+		return 0;
+	bus_seterr(b, "JetStream fetch failed", s);
+	return -1;
 }
 
 int

@@ -38,15 +38,51 @@ void	 bus_close(struct bus *);
 int	 bus_ping(struct bus *, int timeout_ms);
 
 /*
- * The control plane's stream: BUS_STREAM keeps every subject under
- * BUS_SUBJECTS (file storage, the duplicate window of JetStream's default
- * two minutes).  Created if missing, left alone if there; 0, or -1 with
- * errmsg set.  jobs/migrate calls it, so that no publish meets no stream.
+ * The streams, created if missing by jobs/migrate and by every consumer
+ * at start-up (file storage, JetStream's default duplicate window of two
+ * minutes):
+ *
+ *   BUS_STREAM	    the control plane's requests (hexabase.cp.>), with
+ *		    work-queue retention: a message is gone once a worker
+ *		    acknowledged it;
+ *   BUS_APP_STREAM the application plane's answers and events
+ *		    (hexabase.app.>), kept BUS_APP_MAX_AGE_S for every
+ *		    consumer that reads them.
+ *
+ * 0, or -1 with errmsg set.
  */
-#define BUS_STREAM	"HEXABASE_CP"
-#define BUS_SUBJECTS	"hexabase.cp.>"
+#define BUS_STREAM		"HEXABASE_CP"
+#define BUS_SUBJECTS		"hexabase.cp.>"
+#define BUS_APP_STREAM		"HEXABASE_APP"
+#define BUS_APP_SUBJECTS	"hexabase.app.>"
+#define BUS_APP_MAX_AGE_S	(7 * 24 * 3600)
 
 int	 bus_stream(struct bus *);
+
+/*
+ * A durable pull consumer, shared by every process that names it: each
+ * message goes to one of them (the spec's queue group).  Acknowledged
+ * explicitly; redelivered after ack_wait_ms without an ack or an
+ * in-progress ack; delivered without limit (the tasks table counts
+ * attempts).  The subscription is the caller's (natsSubscription_Destroy).
+ */
+struct bus_pull {
+	const char	*stream;
+	const char	*durable;
+	const char	*filter;	/* subject filter */
+	long		 ack_wait_ms;
+	int		 max_ack_pending;
+};
+
+int	 bus_pull(struct bus *, const struct bus_pull *, natsSubscription **);
+
+/*
+ * Up to `max` messages within timeout_ms: the count (0 if none came), or
+ * -1 with errmsg set.  The caller acks each and natsMsgList_Destroy()s
+ * the list.
+ */
+int	 bus_fetch(struct bus *, natsSubscription *, natsMsgList *, int max,
+	    int timeout_ms);
 
 /*
  * Publish `data` to a JetStream subject and wait for the stream's ack.

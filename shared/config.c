@@ -141,6 +141,52 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    "the JWKS max-age and the key refresh interval before a published "
 	    "key signs, and to a retired key's last token lifetime before it "
 	    "is deleted" },
+	[CFG_HOST_KUBECONFIG] = { "HXB_HOST_KUBECONFIG", CFG_STRING, NULL,
+	    false, false, 0, 0, NULL,
+	    "kubeconfig of the host K3s cluster for the lifecycle jobs; "
+	    "unset: the pod's service account" },
+	[CFG_VCLUSTER_CHART_REPO] = { "HXB_VCLUSTER_CHART_REPO", CFG_STRING,
+	    "https://charts.loft.sh", false, false, 0, 0, NULL,
+	    "Helm repository of the vcluster chart" },
+	[CFG_VCLUSTER_CHART_VERSION] = { "HXB_VCLUSTER_CHART_VERSION",
+	    CFG_STRING, "0.30.1", false, false, 0, 0, NULL,
+	    "the pinned vcluster chart version every workspace runs" },
+	[CFG_VCLUSTER_URL] = { "HXB_VCLUSTER_URL", CFG_STRING, NULL, false,
+	    false, 0, 0, NULL,
+	    "public https URL of a workspace's API server, {ws} standing for "
+	    "its id (https://{ws}.k.example.com); unset: the server the "
+	    "vCluster's kubeconfig names" },
+	[CFG_ISSUER_CA_FILE] = { "HXB_ISSUER_CA_FILE", CFG_STRING, NULL,
+	    false, false, 0, 0, NULL,
+	    "PEM CA of the issuer's certificate when it is private: mounted "
+	    "into every vCluster's API server as --oidc-ca-file" },
+	[CFG_OIDC_USERNAME_PREFIX] = { "HXB_OIDC_USERNAME_PREFIX", CFG_STRING,
+	    "hxb:", false, false, 0, 0, NULL,
+	    "--oidc-username-prefix of the vCluster API servers" },
+	[CFG_OIDC_GROUPS_PREFIX] = { "HXB_OIDC_GROUPS_PREFIX", CFG_STRING,
+	    NULL, false, false, 0, 0, NULL,
+	    "--oidc-groups-prefix of the vCluster API servers; RBAC subjects "
+	    "carry it" },
+	[CFG_WORKER_ACK_WAIT_MS] = { "HXB_WORKER_ACK_WAIT_MS", CFG_INT,
+	    "30000", false, false, 1000, 3600000, NULL,
+	    "how long a request stays with a worker that neither acks nor "
+	    "reports progress before it is delivered again; also the task's "
+	    "lease" },
+	[CFG_WORKER_BACKOFF_MS] = { "HXB_WORKER_BACKOFF_MS", CFG_INT, "1000",
+	    false, false, 10, 600000, NULL,
+	    "first delay before a failed attempt is retried; doubled each "
+	    "attempt, with jitter" },
+	[CFG_WORKER_BACKOFF_MAX_MS] = { "HXB_WORKER_BACKOFF_MAX_MS", CFG_INT,
+	    "60000", false, false, 10, 3600000, NULL,
+	    "longest delay between attempts" },
+	[CFG_WORKER_POLL_MS] = { "HXB_WORKER_POLL_MS", CFG_INT, "1000",
+	    false, false, 10, 60000, NULL,
+	    "how long an idle worker waits for a request before it looks "
+	    "at the answers again" },
+	[CFG_RECONCILE_STUCK_S] = { "HXB_RECONCILE_STUCK_S", CFG_INT, "300",
+	    false, false, 1, 86400, NULL,
+	    "jobs/reconcile sends again a task unfinished and untouched this "
+	    "long, and an outbox row unpublished this long" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {

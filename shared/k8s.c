@@ -598,6 +598,10 @@ static const struct kind kinds[] = {
 	{ "v1", "ServiceAccount", "serviceaccounts", true },
 	{ "v1", "ResourceQuota", "resourcequotas", true },
 	{ "v1", "LimitRange", "limitranges", true },
+	{ "v1", "Pod", "pods", true },
+	{ "apps/v1", "StatefulSet", "statefulsets", true },
+	{ "apps/v1", "Deployment", "deployments", true },
+	{ "batch/v1", "Job", "jobs", true },
 	{ "rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles",
 	    false },
 	{ "rbac.authorization.k8s.io/v1", "ClusterRoleBinding",
@@ -966,23 +970,43 @@ json_t *
 k8s_list(struct k8s *c, const char *path, long limit, const char *cont,
     long long deadline, struct k8s_err *err)
 {
+	return k8s_list_sel(c, path, NULL, limit, cont, deadline, err);
+}
+
+/* Append "&name=<value, escaped>" (no '&' first); -1 out of memory. */
+static int
+query_add(struct k8s *c, struct buf *q, const char *name, const char *value,
+    struct k8s_err *err)
+{
+	char	*esc;
+
+	if (c->curl == NULL && curl_setup(c, err) != 0)
+		return -1;
+	if ((esc = curl_easy_escape(c->curl, value, 0)) == NULL) {
+		seterr(err, K8S_CONFIG, 0, "out of memory");
+		return -1;
+	}
+	buf_addf(q, "%s%s=%s", q->len > 0 ? "&" : "", name, esc);
+	curl_free(esc);
+	return 0;
+}
+
+json_t *
+k8s_list_sel(struct k8s *c, const char *path, const char *selector,
+    long limit, const char *cont, long long deadline, struct k8s_err *err)
+{
 	struct buf	 q = BUF_INIT(0);
 	json_t		*v;
-	char		*esc = NULL;
 	int		 rc;
 
 	if (limit > 0)
 		buf_addf(&q, "limit=%ld", limit);
-	if (cont != NULL && *cont != '\0') {
-		if (c->curl == NULL && curl_setup(c, err) != 0)
-			return NULL;
-		if ((esc = curl_easy_escape(c->curl, cont, 0)) == NULL) {
-			buf_release(&q);
-			seterr(err, K8S_CONFIG, 0, "out of memory");
-			return NULL;
-		}
-		buf_addf(&q, "%scontinue=%s", q.len > 0 ? "&" : "", esc);
-		curl_free(esc);
+	if ((selector != NULL && *selector != '\0' &&
+	    query_add(c, &q, "labelSelector", selector, err) != 0) ||
+	    (cont != NULL && *cont != '\0' &&
+	    query_add(c, &q, "continue", cont, err) != 0)) {
+		buf_release(&q);
+		return NULL;
 	}
 	if (q.failed) {
 		buf_release(&q);

@@ -131,6 +131,10 @@ json_t	*k8s_get(struct k8s *, const char *path, long long deadline,
  */
 json_t	*k8s_list(struct k8s *, const char *path, long limit,
 	    const char *cont, long long deadline, struct k8s_err *);
+/* The same, of the objects matching a label selector ("a=b,c"). */
+json_t	*k8s_list_sel(struct k8s *, const char *path, const char *selector,
+	    long limit, const char *cont, long long deadline,
+	    struct k8s_err *);
 /* DELETE; 0 if deleted or already gone. */
 int	 k8s_delete(struct k8s *, const char *path, long long deadline,
 	    struct k8s_err *);

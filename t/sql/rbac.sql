@@ -61,13 +61,13 @@ SELECT ok((SELECT hxb_id_ok(id, 'task-') FROM tasks WHERE workspace_id = 'ws-1aa
 SELECT set_eq($$SELECT subject FROM hxb_outbox_mine()$$, ARRAY['hexabase.cp.workspace.rbac_sync', 'hexabase.cp.workspace.rbac_sync'],
     'this transaction''s outbox rows, for its publisher');
 
-UPDATE tasks SET status = 'running' WHERE type = 'rbac_sync';
+UPDATE tasks SET status = 'running' WHERE type = 'rbac_sync' AND status = 'pending';
 UPDATE projects SET status = 'active' WHERE id = 'prj-1aaaaaaaaaaaaaaaaaaaaaaaaa';
 UPDATE groups SET updated_at = now() WHERE id = 'grp-1bbbbbbbbbbbbbbbbbbbbbbbbb';
 SELECT is(pg_temp.syncs('ws-1aaaaaaaaaaaaaaaaaaaaaaaaa'), 0, 'a status or a timestamp written back enqueues nothing');
 UPDATE projects SET quota = '{"pods": 3}' WHERE id = 'prj-1aaaaaaaaaaaaaaaaaaaaaaaaa';
 SELECT is(pg_temp.syncs('ws-1aaaaaaaaaaaaaaaaaaaaaaaaa'), 1, 'a quota change enqueues a new sync once one is taken');
-UPDATE tasks SET status = 'running' WHERE type = 'rbac_sync';
+UPDATE tasks SET status = 'running' WHERE type = 'rbac_sync' AND status = 'pending';
 
 CREATE TEMP TABLE seen AS SELECT id FROM tasks WHERE type = 'rbac_sync';
 CREATE FUNCTION pg_temp.fresh_sync(q text) RETURNS boolean LANGUAGE plpgsql AS $$
