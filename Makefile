@@ -28,7 +28,7 @@ override CFLAGS	:= $(OPT) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 LDLIBS		+= $(PKG_LIBS) -lpthread
 ifneq ($(SAN),)
 override CFLAGS	+= -fsanitize=address,undefined -fno-omit-frame-pointer \
-		   -fno-sanitize-recover=all
+		   -fno-sanitize-recover=all -DHXB_TEST_FAULTS
 override LDFLAGS += -fsanitize=address,undefined
 endif
 
@@ -112,6 +112,7 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@t/bench/run.sh
+	@t/bench/lifecycle.sh
 
 PREFIX		?= /usr/local
 install-cli: $(B)/jobs/hxb-credential

@@ -204,6 +204,16 @@ handle_request(struct worker *w, natsMsg *m)
 	log_msg(&w->app->log, LOGL_INFO, __func__, t.request_id,
 	    "task %s (%s) of %s: %s, attempt %d of %d", t.task_id, t.type,
 	    t.ws_id, outcome, attempts, max_attempts);
+	if (strcmp(outcome, "busy") == 0) {
+		/*
+		 * Another worker's lease is live: this is its request
+		 * delivered again a moment early, or a copy the relay sent.
+		 * Later it will be done (ack then) or free (claim then).
+		 */
+		PQclear(res);
+		natsMsg_NakWithDelay(m, w->ack_wait_ms / 2, NULL);
+		goto out;
+	}
 	if (strcmp(outcome, "claimed") != 0) {
 		if (strcmp(outcome, "exhausted") == 0) {
 			snprintf(t.err, sizeof(t.err), "%s",
@@ -227,10 +237,15 @@ handle_request(struct worker *w, natsMsg *m)
 	t.keepalive_arg = m;
 	rc = lc_run(&t);
 	if (rc == 0) {
+		lc_fault_point("answered");
 		natsMsg_Ack(m, NULL);
 	} else if (t.lost) {
-		/* Another worker holds the task now; this delivery is done. */
-		natsMsg_Ack(m, NULL);
+		/*
+		 * Another worker holds the task now, through this same
+		 * message delivered again: leave the message to it.
+		 */
+		log_msg(&w->app->log, LOGL_WARN, __func__, t.request_id,
+		    "task %s: %s", t.task_id, t.err);
 	} else if (t.permanent || attempts >= max_attempts) {
 		log_msg(&w->app->log, LOGL_ERROR, __func__, t.request_id,
 		    "task %s failed: %s", t.task_id, t.err);
@@ -360,6 +375,7 @@ main(int argc, char **argv)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	if (lc_init(&w.lc, &app, host) != 0) {
+		lc_fini(&w.lc);
 		app_fini(&app);
 		return 2;
 	}

@@ -61,12 +61,18 @@ app_usage(const char *service, const char *const *flags, FILE *f)
 	    "see docs/CONFIG.md.\n");
 }
 
+/* A flag is the argument itself, or, ending in '=', its prefix. */
 static bool
 app_own_flag(const char *const *flags, const char *arg)
 {
-	for (; flags != NULL && *flags != NULL; flags++)
-		if (strcmp(*flags, arg) == 0)
+	size_t	 n;
+
+	for (; flags != NULL && *flags != NULL; flags++) {
+		n = strlen(*flags);
+		if (n > 0 && (*flags)[n - 1] == '=' ?
+		    strncmp(*flags, arg, n) == 0 : strcmp(*flags, arg) == 0)
 			return true;
+	}
 	return false;
 }
 

@@ -179,6 +179,11 @@ static const struct cfg_def defs[CFG__MAX] = {
 	[CFG_WORKER_BACKOFF_MAX_MS] = { "HXB_WORKER_BACKOFF_MAX_MS", CFG_INT,
 	    "60000", false, false, 10, 3600000, NULL,
 	    "longest delay between attempts" },
+	[CFG_WORKER_OUTAGE_S] = { "HXB_WORKER_OUTAGE_S", CFG_INT, "120",
+	    false, false, 0, 3600, NULL,
+	    "how long a worker waits out a Kubernetes API that is away "
+	    "(unreachable, 5xx, 429) within one attempt, renewing its lease, "
+	    "before the attempt fails and is retried with backoff" },
 	[CFG_WORKER_POLL_MS] = { "HXB_WORKER_POLL_MS", CFG_INT, "1000",
 	    false, false, 10, 60000, NULL,
 	    "how long an idle worker waits for a request before it looks "

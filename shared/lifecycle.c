@@ -1,6 +1,7 @@
 /*
  * lifecycle: the steps of the workspace lifecycle; see lifecycle.h.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@
 #define CA_MOUNT	"/var/run/hexabase/oidc"
 
 static const struct db_stmt st_progress = { "lc_progress",
-    "SELECT hxb_task_progress($1, $2, $3, $4::integer, $5::integer)", 5 };
+    "SELECT hxb_task_progress($1, $2, $3, $4::integer, $5::integer, $6)",
+    6 };
 static const struct db_stmt st_desired = { "lc_desired",
     "SELECT hxb_ws_desired($1)::text", 1 };
 
@@ -52,6 +54,33 @@ static const struct {
 };
 
 /* ---- errors and progress -------------------------------------------------- */
+
+/*
+ * The deadline of one Kubernetes call, its retries included: CALL_MS,
+ * and never more than a third of the lease, so that the worker renews
+ * its lease (and in-progress ack) before its request is delivered to
+ * another.
+ */
+static long long
+until(const struct lc_task *t)
+{
+	long long	 ms = t->lc->lease_s * 1000 / 3;
+
+	return clock_ms() + (ms < CALL_MS ? ms : CALL_MS);
+}
+
+void
+lc_fault_point(const char *point)
+{
+#ifdef HXB_TEST_FAULTS
+	const char	*at = getenv("HXB_TEST_STOP_AT");
+
+	if (at != NULL && strcmp(at, point) == 0)
+		raise(SIGSTOP);
+#else
+	(void)point;
+#endif
+}
 
 static void
 fail(struct lc_task *t, bool permanent, const char *fmt, ...)
@@ -99,7 +128,7 @@ static int
 progress(struct lc_task *t, const char *step, int pct)
 {
 	struct app	*app = t->lc->app;
-	const char	*params[5];
+	const char	*params[6];
 	char		 p[16], lease[16];
 	PGresult	*res;
 	bool		 ours;
@@ -112,6 +141,7 @@ progress(struct lc_task *t, const char *step, int pct)
 		    t->task_id);
 	if (t->task_id == NULL)
 		return 0;
+	t->pct = pct;
 	snprintf(p, sizeof(p), "%d", pct);
 	snprintf(lease, sizeof(lease), "%ld", t->lc->lease_s);
 	params[0] = t->task_id;
@@ -119,6 +149,7 @@ progress(struct lc_task *t, const char *step, int pct)
 	params[2] = t->step;
 	params[3] = p;
 	params[4] = lease;
+	params[5] = t->note;
 	db_request_begin(&app->db);
 	if ((res = db_exec(&app->db, &st_progress, params)) == NULL) {
 		fail(t, false, "recording progress: %s", app->db.errmsg);
@@ -131,6 +162,9 @@ progress(struct lc_task *t, const char *step, int pct)
 		fail(t, false, "the task's lease went to another worker");
 		return -1;
 	}
+	if (step == t->step)
+		return 0;	/* a renewal, not a new step */
+	lc_fault_point(t->step);
 	return 0;
 }
 
@@ -145,6 +179,56 @@ alive(struct lc_task *t, int pct)
 	if (clock_ms() - t->alive_ms < t->lc->lease_s * 1000 / 4)
 		return 0;
 	return progress(t, t->step, pct);
+}
+
+/*
+ * Errors of a Kubernetes API that is away or overloaded, rather than of
+ * the request: a while later the same call may pass.
+ */
+static bool
+k8s_transient(const struct k8s_err *e)
+{
+	switch (e->reason) {
+	case K8S_UNREACHABLE:
+	case K8S_TIMEOUT:
+	case K8S_SERVER_ERROR:
+	case K8S_TOO_MANY_REQUESTS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * After a failed call: true if the caller should make it again.  An API
+ * that is away is waited out for HXB_WORKER_OUTAGE_S within the attempt
+ * (each call has already retried with backoff for its deadline), the
+ * lease renewed and the error noted on the task, so that a restart of
+ * the API server does not spend the task's attempts in seconds.
+ */
+static bool
+again(struct lc_task *t, const struct k8s_err *e, const char *what)
+{
+	char	 why[768], note[1024];
+
+	if (!k8s_transient(e) || app_stopping())
+		return false;
+	if (t->outage_until == 0)
+		t->outage_until = clock_ms() + config_int(&t->lc->app->cfg,
+		    CFG_WORKER_OUTAGE_S) * 1000;
+	if (clock_ms() >= t->outage_until)
+		return false;
+	k8s_err_str(e, why, sizeof(why));
+	snprintf(note, sizeof(note), "%s: %s (retrying)", what, why);
+	t->note = note;
+	t->alive_ms = 0;		/* renew now, with the note */
+	if (alive(t, t->pct) != 0) {
+		t->note = NULL;
+		return false;
+	}
+	t->note = NULL;
+	usleep(POLL_MS * 1000);
+	return true;
 }
 
 /* ---- the request ---------------------------------------------------------- */
@@ -221,6 +305,22 @@ lc_task_init(struct lc_task *t, struct lc *lc, const json_t *req)
 	    t->org_id == NULL || !id_valid(t->task_id, ID_TASK) ||
 	    !id_valid(t->ws_id, ID_WS) ||
 	    !id_valid(t->org_id, ID_ORG))
+		return -1;
+	snprintf(t->ns, sizeof(t->ns), "hxb-%s", t->ws_id);
+	snprintf(t->release, sizeof(t->release), "%s", t->ws_id);
+	return 0;
+}
+
+int
+lc_task_drift(struct lc_task *t, struct lc *lc, const char *ws_id,
+    const char *org_id)
+{
+	memset(t, 0, sizeof(*t));
+	t->lc = lc;
+	t->type = "rbac_sync";
+	t->ws_id = ws_id;
+	t->org_id = org_id;
+	if (!id_valid(ws_id, ID_WS) || !id_valid(org_id, ID_ORG))
 		return -1;
 	snprintf(t->ns, sizeof(t->ns), "hxb-%s", t->ws_id);
 	snprintf(t->release, sizeof(t->release), "%s", t->ws_id);
@@ -398,10 +498,14 @@ apply(struct lc_task *t, struct k8s *c, json_t *obj, const char *what)
 		fail(t, false, "%s: out of memory", what);
 		return NULL;
 	}
-	v = k8s_apply(c, obj, NULL, clock_ms() + CALL_MS, &e);
+	while ((v = k8s_apply(c, obj, NULL, until(t), &e)) == NULL &&
+	    again(t, &e, what))
+		;
 	json_decref(obj);
 	if (v == NULL)
 		kfail(t, what, &e);
+	else
+		t->outage_until = 0;
 	return v;
 }
 
@@ -429,7 +533,9 @@ get(struct lc_task *t, struct k8s *c, const char *api, const char *kind,
 		kfail(t, what, &e);
 		return NULL;
 	}
-	v = k8s_get(c, p.data, clock_ms() + CALL_MS, &e);
+	while ((v = k8s_get(c, p.data, until(t), &e)) == NULL &&
+	    e.reason != K8S_NOT_FOUND && again(t, &e, what))
+		;
 	buf_release(&p);
 	if (v == NULL) {
 		if (e.reason == K8S_NOT_FOUND)
@@ -437,6 +543,8 @@ get(struct lc_task *t, struct k8s *c, const char *api, const char *kind,
 		else
 			kfail(t, what, &e);
 	}
+	if (v != NULL || *gone)
+		t->outage_until = 0;
 	return v;
 }
 
@@ -452,8 +560,12 @@ del(struct lc_task *t, struct k8s *c, const char *api, const char *kind,
 		buf_release(&p);
 		return kfail(t, what, &e);
 	}
-	rc = k8s_delete(c, p.data, clock_ms() + CALL_MS, &e);
+	while ((rc = k8s_delete(c, p.data, until(t), &e)) != 0 &&
+	    again(t, &e, what))
+		;
 	buf_release(&p);
+	if (rc == 0)
+		t->outage_until = 0;
 	return rc == 0 ? 0 : kfail(t, what, &e);
 }
 
@@ -800,7 +912,9 @@ ready_once(struct lc_task *t, const char *hash, const char *since,
 		buf_release(&p);
 		return kfail(t, "listing the vCluster's pods", &e);
 	}
-	pods = k8s_list_sel(h, p.data, sel, 0, NULL, clock_ms() + CALL_MS, &e);
+	while ((pods = k8s_list_sel(h, p.data, sel, 0, NULL, until(t),
+	    &e)) == NULL && again(t, &e, "listing the vCluster's pods"))
+		;
 	buf_release(&p);
 	if (pods == NULL)
 		return kfail(t, "listing the vCluster's pods", &e);
@@ -830,7 +944,7 @@ ready_once(struct lc_task *t, const char *hash, const char *since,
 			    "Secret vc-%s is not there", t->release);
 		return rc > 0 ? 0 : -1;
 	}
-	ver = k8s_get(v, "/version", clock_ms() + CALL_MS, &e);
+	ver = k8s_get(v, "/version", until(t), &e);
 	if (ver == NULL) {
 		char	 w[512];
 
@@ -1069,8 +1183,10 @@ observed(struct lc_task *t, struct k8s *v)
 
 	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		do {
-			page = k8s_list_sel(v, kinds[k].list, sel,
-			    LIST_PAGE, cont, clock_ms() + CALL_MS, &e);
+			while ((page = k8s_list_sel(v, kinds[k].list, sel,
+			    LIST_PAGE, cont, until(t), &e)) == NULL &&
+			    again(t, &e, "listing the vCluster's objects"))
+				;
 			free(cont);
 			cont = NULL;
 			if (page == NULL) {
@@ -1136,11 +1252,16 @@ sync_into(struct lc_task *t, struct k8s *v, int pct)
 		json_decref(got);
 		if (alive(t, pct) != 0)
 			goto out;
+		if (i == json_array_size(want) / 2)
+			lc_fault_point("workspace RBAC (half)");
 	}
 	json_object_foreach(seen, path, rv) {
 		if (json_object_get(keep, path) != NULL)
 			continue;
-		if (k8s_delete(v, path, clock_ms() + CALL_MS, &e) != 0) {
+		while ((rc = k8s_delete(v, path, until(t), &e)) != 0 &&
+		    again(t, &e, "pruning"))
+			;
+		if (rc != 0) {
 			kfail(t, "pruning", &e);
 			goto out;
 		}
@@ -1384,7 +1505,7 @@ scale(struct lc_task *t, bool down)
 	    t->release);
 	if (k8s_path(&p, "v1", "Pod", t->ns, NULL, NULL, &e) != 0 ||
 	    (pods = k8s_list_sel(&t->lc->host, p.data, sel, 0, NULL,
-	    clock_ms() + CALL_MS, &e)) == NULL) {
+	    until(t), &e)) == NULL) {
 		buf_release(&p);
 		return kfail(t, "listing the vCluster's workloads", &e);
 	}

@@ -61,6 +61,9 @@ struct lc_task {
 	int		(*keepalive)(void *);
 	void		*keepalive_arg;
 	long long	 alive_ms;	/* when the lease was last renewed */
+	long long	 outage_until;	/* waiting out an API that is away */
+	int		 pct;		/* progress reported last */
+	const char	*note;		/* for last_error with the next renewal */
 	json_t		*desired;	/* hxb_ws_desired(), read once */
 	char		 ns[80];	/* host namespace */
 	char		 release[64];
@@ -82,6 +85,9 @@ void	 lc_fini(struct lc *);
  */
 int	 lc_task_init(struct lc_task *, struct lc *, const json_t *req);
 void	 lc_task_free(struct lc_task *);
+/* A task of no request, for lc_sync_workspace(): 0, or -1 (bad ids). */
+int	 lc_task_drift(struct lc_task *, struct lc *, const char *ws_id,
+	    const char *org_id);
 
 /*
  * Carry out a claimed task and publish its success answer: 0.  -1 with
@@ -98,5 +104,14 @@ int	 lc_answer_failure(struct lc_task *);
  * Used by reconcile's drift repair, without a task.
  */
 int	 lc_sync_workspace(struct lc_task *);
+
+/*
+ * Test builds only (make's sanitizer build, -DHXB_TEST_FAULTS, which make
+ * test runs): when HXB_TEST_STOP_AT names this point, the process stops
+ * itself (SIGSTOP) there, so that a test can kill -9 it at a known step.
+ * The points are the steps' names, "workspace RBAC (half)" and
+ * "answered" (published, not yet acknowledged).  Nothing in other builds.
+ */
+void	 lc_fault_point(const char *point);
 
 #endif

@@ -71,7 +71,9 @@ CREATE TRIGGER outbox_tier BEFORE INSERT ON outbox
 /*
  * A request made by the platform rather than a person (billing's suspend
  * and resume, an operator): its task and outbox row, as a handler writes
- * them.  Returns the task id.  Not granted to hxb_app.
+ * them.  Returns the task id (for an RBAC sync, the workspace's one
+ * pending sync, or NULL if the workspace takes none).  Not granted to
+ * hxb_app.
  */
 CREATE FUNCTION hxb_ws_request(ws text, kind text, spec jsonb DEFAULT '{}')
     RETURNS text
@@ -90,6 +92,13 @@ BEGIN
     SELECT w.organization_id INTO org FROM workspaces w WHERE w.id = ws;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no workspace %', ws;
+    END IF;
+    IF kind = 'rbac_sync' THEN
+        -- One pending sync per workspace: join it.
+        PERFORM hxb_rbac_sync(ws);
+        SELECT t.id INTO task FROM tasks t WHERE t.workspace_id = ws
+            AND t.type = 'rbac_sync' AND t.status = 'pending';
+        RETURN task;
     END IF;
     payload := jsonb_build_object('task_id', task, 'type', kind,
         'organization_id', org, 'workspace_id', ws, 'request_id', rid,
@@ -148,18 +157,21 @@ END $$;
 
 /*
  * Progress of the worker holding the lease: the step it is in, a
- * percentage, and a renewed lease.  False if the lease is no longer its
- * own (it ran out and another worker took the task): stop.
+ * percentage, a renewed lease and, if given, a note for last_error (what
+ * it is waiting out).  False if the lease is no longer its own (it ran
+ * out and another worker took the task): stop.
  */
 CREATE FUNCTION hxb_task_progress(t text, worker text, step text,
-    progress integer, lease_s integer) RETURNS boolean
+    progress integer, lease_s integer, note text DEFAULT NULL)
+    RETURNS boolean
     LANGUAGE plpgsql VOLATILE
     SET search_path = public, pg_temp
 AS $$
 BEGIN
     UPDATE tasks SET step = left(hxb_task_progress.step, 100),
         progress = greatest(0, least(99, hxb_task_progress.progress)),
-        lease_until = now() + make_interval(secs => lease_s)
+        lease_until = now() + make_interval(secs => lease_s),
+        last_error = coalesce(left(note, 2000), last_error)
         WHERE id = t AND status = 'running' AND lease_owner = worker;
     RETURN FOUND;
 END $$;
@@ -292,7 +304,8 @@ END;
  *			    its state and takes the error as its reason
  *
  * Returns 'applied', 'duplicate' (the task had finished: an answer seen
- * before) or 'unknown' (no such task, or not of that workspace).  Each
+ * before) or 'unknown' (no such task, or not of that workspace); an
+ * event not in the list above is an error.  Each
  * state change writes its audit row in the same transaction.
  */
 CREATE FUNCTION hxb_ws_answer(ev jsonb) RETURNS text
@@ -307,6 +320,13 @@ DECLARE
     ok boolean;
     next text;
 BEGIN
+    ok := e IN ('provisioned', 'deprovisioned', 'updated', 'synced',
+                'suspended', 'resumed');
+    IF NOT ok AND e NOT IN ('provisioning', 'provision_failed',
+        'deprovision_failed', 'update_failed', 'sync_failed',
+        'suspend_failed', 'resume_failed') OR e IS NULL THEN
+        RAISE EXCEPTION 'unknown answer %', e;
+    END IF;
     SELECT * INTO k FROM tasks WHERE id = ev->>'task_id' FOR UPDATE;
     IF NOT FOUND OR k.workspace_id IS DISTINCT FROM ev->>'workspace_id' THEN
         RETURN 'unknown';
@@ -322,13 +342,6 @@ BEGIN
     END IF;
     IF k.status NOT IN ('pending', 'running') THEN
         RETURN 'duplicate';
-    END IF;
-    ok := e IN ('provisioned', 'deprovisioned', 'updated', 'synced',
-                'suspended', 'resumed');
-    IF NOT ok AND e NOT IN ('provision_failed', 'deprovision_failed',
-        'update_failed', 'sync_failed', 'suspend_failed', 'resume_failed')
-    THEN
-        RAISE EXCEPTION 'unknown answer %', e;
     END IF;
     UPDATE tasks SET status = CASE WHEN ok THEN 'succeeded' ELSE 'failed' END,
         progress = CASE WHEN ok THEN 100 ELSE progress END,

@@ -531,6 +531,58 @@ nginx_start() {
 
 nginx_stop() { stop_pid nginx QUIT; }
 
+# --- the lifecycle jobs (make run) ----------------------------------------
+# The provisioner pool and reconcile every minute, as the owner, against
+# HXB_HOST_KUBECONFIG when the environment (or STACK_ENV_FILE) names a
+# host cluster; otherwise against a local stand-in for K3s: a real
+# kube-apiserver (t/k8s/testbed.sh, built once from the Go modules) with
+# t/k8s/fake-k3s.sh playing helm-controller and giving each workspace an
+# API server of its own that trusts our issuer.
+
+job_env() {
+	handler_env | grep -v '^HXB_DATABASE_URL=\|^HXB_DATABASE_PASSWORD_FILE='
+	cat <<EOS
+HXB_DATABASE_URL=host=$RUN/pg port=$PG_PORT dbname=hexabase user=hxb_owner
+HXB_DATABASE_PASSWORD_FILE=$SECRETS/pg_owner
+HXB_ISSUER_CA_FILE=$TLS/ca.crt
+HXB_HOST_KUBECONFIG=$HOST_KUBECONFIG
+EOS
+}
+
+jobs_start() {
+	local host=${HXB_HOST_KUBECONFIG:-} e
+	[ -n "$host" ] || host=$(sed -n 's/^HXB_HOST_KUBECONFIG=//p' "$DIR/extra.env" 2>/dev/null | tail -n 1)
+	if [ -z "$host" ]; then
+		say "local Kubernetes for the workspaces (the first run builds kube-apiserver; minutes)"
+		if ! "$ROOT/t/k8s/testbed.sh" start "$DIR/k8s/host" host >"$LOG/k8s.log" 2>&1; then
+			"$ROOT/t/k8s/testbed.sh" stop "$DIR/k8s/host" >/dev/null 2>&1
+			say "no local Kubernetes (see $LOG/k8s.log): workspaces stay pending; set HXB_HOST_KUBECONFIG"
+			return 0
+		fi
+		setsid env FAKE_K3S_SPAWN=1 "$ROOT/t/k8s/fake-k3s.sh" "$DIR/k8s/host" - \
+		    </dev/null >>"$LOG/fake-k3s.log" 2>&1 &
+		echo $! >"$PIDS/fake-k3s.pid"
+		host=$DIR/k8s/host/admin.kubeconfig
+	fi
+	HOST_KUBECONFIG=$host
+	mapfile -t e < <(job_env)
+	setsid env "${e[@]}" multiwatch -f 2 -- "$BUILD/jobs/provisioner" \
+	    </dev/null >>"$LOG/provisioner.log" 2>&1 &
+	echo $! >"$PIDS/provisioner.pid"
+	setsid bash -c 'trap "kill \$! 2>/dev/null; exit 0" TERM
+	    while :; do env "$@" >/dev/null; sleep 60 & wait $!; done' reconcile \
+	    "${e[@]}" "$BUILD/jobs/reconcile" </dev/null >>"$LOG/reconcile.log" 2>&1 &
+	echo $! >"$PIDS/reconcile.pid"
+}
+
+jobs_stop() {
+	stop_pid reconcile TERM
+	stop_pid provisioner TERM
+	stop_pid fake-k3s TERM
+	[ -d "$DIR/k8s/host" ] && "$ROOT/t/k8s/testbed.sh" stop "$DIR/k8s/host" >/dev/null 2>&1
+	return 0
+}
+
 # --- whole stack -----------------------------------------------------------
 
 start_all() {
@@ -554,6 +606,7 @@ start_all() {
 }
 
 stop_all() {
+	jobs_stop
 	nginx_stop
 	handlers_stop
 	peers_stop
@@ -578,6 +631,7 @@ Hexabase control plane: http://127.0.0.1:$PORT
   sign in     open http://127.0.0.1:$PORT/auth/login/dev in a browser, or see README
   kubectl     export PATH=$DIR/bin:\$PATH; hxb-credential login --server http://127.0.0.1:$PORT
               then the workspace's kubeconfig (README, "kubectl")
+  jobs        provisioner x2 and reconcile every minute, logs $LOG/provisioner.log
   swap one    make restart-handler H=plans
   stop        Ctrl-C, or make stop
 
@@ -587,6 +641,7 @@ EOS
 case $cmd in
 run)
 	start_all
+	jobs_start
 	# The kubectl plugin, where a shell can find it (PATH=$DIR/bin:$PATH).
 	mkdir -p "$DIR/bin"
 	ln -sfn "$BUILD/jobs/hxb-credential" "$DIR/bin/hxb-credential"

@@ -15,24 +15,35 @@
 #     (controlPlane.statefulSet.pods.annotations), recreated when they
 #     change, as a rollout would;
 #   - Secret vc-<name>: a kubeconfig of the "virtual" test bed VIRT (its
-#     admin), and its CA as certificate-authority;
+#     admin), and its CA as certificate-authority; a release named in
+#     HOST/vclusters/<name> (a file holding a test bed directory) gets
+#     that one instead;
 #   - a HelmChart being deleted loses those objects, then its finalizer;
 #   - the namespace's ServiceAccount "default", as its controller would;
 #   - a namespace hxb-* being deleted is finalized, as the namespace
 #     controller would once it is empty.
 #
-# Faults for the tests, by files in HOST: fail-install (the install Job
-# fails), no-ready (pods stay unready).
+# Faults for the tests, by files in HOST: pause (do nothing), fail-install
+# (the install Job fails), no-ready (pods stay unready).
+#
+# With FAKE_K3S_SPAWN=1 (make run's local K3s), a release with no
+# mapping gets a "virtual" test bed of its own, HOST/vc/<name>, started
+# with the OIDC flags of the chart's values
+# (controlPlane.distro.k8s.apiServer.extraArgs; the CA file they name is
+# written from the ConfigMap hxb-oidc-ca), as vCluster would run its API
+# server; it is stopped when the HelmChart goes.  VIRT may then be "-".
 #
 #   fake-k3s.sh HOST VIRT	run until killed
 set -uo pipefail
 
 HOST=$(cd "$1" && pwd)
-VIRT=$(cd "$2" && pwd)
+VIRT=$2
+[ "$VIRT" = - ] || VIRT=$(cd "$VIRT" && pwd)
+SPAWN=${FAKE_K3S_SPAWN:-0}
+TESTBED=$(dirname "${BASH_SOURCE[0]}")/testbed.sh
 POLL=${FAKE_K3S_POLL:-0.3}
 . "$HOST/env"
 S=$K8S_SERVER
-VSERVER=$(. "$VIRT/env"; echo "$K8S_SERVER")
 
 api() {	# api METHOD PATH [BODY [CONTENT-TYPE]]
 	local m=$1 p=$2 body=${3:-} ct=${4:-application/json}
@@ -47,14 +58,18 @@ api() {	# api METHOD PATH [BODY [CONTENT-TYPE]]
 }
 now() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 
-# The kubeconfig vCluster would export: the virtual server, its admin.
-VKC=$(cat <<EOF
+# secret_data DIR: the data of the kubeconfig Secret vCluster would
+# export for the virtual test bed DIR: its server, its admin.
+secret_data() {
+	local d=$1 server kc
+	server=$(. "$d/env"; echo "$K8S_SERVER")
+	kc=$(cat <<EOF
 apiVersion: v1
 kind: Config
 clusters:
 - cluster:
-    certificate-authority-data: $(base64 -w0 <"$VIRT/ca.crt")
-    server: $VSERVER
+    certificate-authority-data: $(base64 -w0 <"$d/ca.crt")
+    server: $server
   name: vcluster
 contexts:
 - context:
@@ -65,13 +80,40 @@ current-context: vcluster
 users:
 - name: admin
   user:
-    client-certificate-data: $(base64 -w0 <"$VIRT/admin.crt")
-    client-key-data: $(base64 -w0 <"$VIRT/admin.key")
+    client-certificate-data: $(base64 -w0 <"$d/admin.crt")
+    client-key-data: $(base64 -w0 <"$d/admin.key")
 EOF
 )
-SECRET_DATA=$(jq -cn --arg c "$(printf '%s' "$VKC" | base64 -w0)" \
-    --arg ca "$(base64 -w0 <"$VIRT/ca.crt")" \
-    '{config: $c, "certificate-authority": $ca}')
+	jq -cn --arg c "$(printf '%s' "$kc" | base64 -w0)" \
+	    --arg ca "$(base64 -w0 <"$d/ca.crt")" \
+	    '{config: $c, "certificate-authority": $ca}'
+}
+DEFAULT_DATA=
+[ "$VIRT" = - ] || DEFAULT_DATA=$(secret_data "$VIRT")
+
+# spawn NS NAME SPEC_JSON: the release's own API server, with its flags.
+spawn() {
+	local ns=$1 name=$2 spec=$3 d=$HOST/vc/$2 args=() a
+	[ -f "$HOST/vclusters/$name" ] && return 0
+	mkdir -p "$HOST/vclusters" "$d"
+	api GET "/api/v1/namespaces/$ns/configmaps/hxb-oidc-ca" |
+	    jq -r '.data["ca.crt"] // empty' >"$d.ca.crt"
+	while IFS= read -r a; do
+		case $a in
+		--oidc-ca-file=*) [ -s "$d.ca.crt" ] && args+=("--oidc-ca-file=$d.ca.crt") ;;
+		--oidc-*) args+=("$a") ;;
+		esac
+	done < <(jq -r '.valuesContent | fromjson? |
+	    .controlPlane.distro.k8s.apiServer.extraArgs[]?' <<<"$spec")
+	if "$TESTBED" start "$d" virtual "${args[@]}" >"$d.log" 2>&1; then
+		echo "$d" >"$HOST/vclusters/$name"
+	else
+		echo "fake-k3s: the API server of $name did not start; see $d.log" >&2
+		"$TESTBED" stop "$d" >/dev/null 2>&1
+		rm -rf "$d"
+	fi
+}
+
 
 install() {	# install NS NAME SPEC_JSON
 	local ns=$1 name=$2 spec=$3 hash job cur t
@@ -81,7 +123,7 @@ install() {	# install NS NAME SPEC_JSON
 	if [ "$cur" != "$hash" ]; then
 		if [ -n "$cur" ]; then
 			api DELETE "/apis/batch/v1/namespaces/$ns/jobs/helm-install-$name?propagationPolicy=Background" >/dev/null
-			return
+			return 1
 		fi
 		api POST "/apis/batch/v1/namespaces/$ns/jobs" "$(jq -cn --arg n "$name" --arg h "$hash" '
 		    {apiVersion: "batch/v1", kind: "Job",
@@ -101,7 +143,7 @@ install() {	# install NS NAME SPEC_JSON
 			      {type: "FailureTarget", status: "True", reason: "BackoffLimitExceeded", lastProbeTime: $t, lastTransitionTime: $t},
 			      {type: "Failed", status: "True", reason: "BackoffLimitExceeded", message: "Job has reached the specified backoff limit", lastProbeTime: $t, lastTransitionTime: $t}]}}')" \
 			    application/merge-patch+json >/dev/null
-			return
+			return 1
 		fi
 		api PATCH "/apis/batch/v1/namespaces/$ns/jobs/helm-install-$name/status" "$(jq -cn --arg t "$t" '
 		    {status: {startTime: $t, completionTime: $t, succeeded: 1, conditions: [
@@ -158,7 +200,10 @@ vcluster() {	# vcluster NS NAME SPEC_JSON: the release's workload and kubeconfig
 		fi
 	fi
 	if [ "$(api GET "/api/v1/namespaces/$ns/secrets/vc-$name" | jq -r '.kind // empty')" != Secret ]; then
-		api POST "/api/v1/namespaces/$ns/secrets" "$(jq -cn --arg n "vc-$name" --argjson d "$SECRET_DATA" '
+		local data=$DEFAULT_DATA
+		[ -f "$HOST/vclusters/$name" ] && data=$(secret_data "$(cat "$HOST/vclusters/$name")")
+		[ -n "$data" ] || return 0
+		api POST "/api/v1/namespaces/$ns/secrets" "$(jq -cn --arg n "vc-$name" --argjson d "$data" '
 		    {apiVersion: "v1", kind: "Secret", metadata: {name: $n}, type: "Opaque", data: $d}')" >/dev/null
 	fi
 }
@@ -169,6 +214,11 @@ uninstall() {	# uninstall NS NAME: what helm delete and the finalizer do
 	api DELETE "/apis/apps/v1/namespaces/$ns/statefulsets/$name" >/dev/null
 	api DELETE "/api/v1/namespaces/$ns/secrets/vc-$name" >/dev/null
 	api DELETE "/apis/batch/v1/namespaces/$ns/jobs/helm-install-$name?propagationPolicy=Background" >/dev/null
+	if [ "$SPAWN" = 1 ] && [ -d "$HOST/vc/$name" ]; then
+		"$TESTBED" stop "$HOST/vc/$name" >/dev/null 2>&1
+		rm -rf "$HOST/vc/$name" "$HOST/vc/$name.log" "$HOST/vc/$name.ca.crt" \
+		    "$HOST/vclusters/$name"
+	fi
 	api PATCH "/apis/helm.cattle.io/v1/namespaces/$ns/helmcharts/$name" \
 	    '{"metadata":{"finalizers":null}}' application/merge-patch+json >/dev/null
 }
@@ -188,22 +238,50 @@ finalize_namespaces() {
 	done
 }
 
+stop_spawned() {
+	local d
+	for d in "$HOST"/vc/*/; do
+		[ -d "$d" ] && "$TESTBED" stop "$d" >/dev/null 2>&1
+	done
+}
+[ "$SPAWN" = 1 ] && trap 'stop_spawned; exit 0' TERM INT
+
 while :; do
+	if [ -e "$HOST/pause" ]; then
+		sleep "$POLL"
+		continue
+	fi
 	charts=$(api GET /apis/helm.cattle.io/v1/helmcharts 2>/dev/null) || { sleep "$POLL"; continue; }
-	while IFS=$'\t' read -r ns name deleting spec; do
+	while IFS=$'\t' read -r ns name deleting fin rv spec; do
 		[ -n "$name" ] || continue
 		spec=$(printf '%s' "$spec" | base64 -d)
 		if [ "$deleting" = true ]; then
 			uninstall "$ns" "$name"
+			rm -f "$HOST/done/$name"
 			continue
 		fi
-		api PATCH "/apis/helm.cattle.io/v1/namespaces/$ns/helmcharts/$name" \
+		# A release done at this version of its chart, whose
+		# StatefulSet still has the replicas it had, needs nothing.
+		if [ -f "$HOST/done/$name" ] && [ "$(cat "$HOST/done/$name")" = \
+		    "$rv $(api GET "/apis/apps/v1/namespaces/$ns/statefulsets/$name" | jq -r '.spec.replicas // "none"')" ]; then
+			continue
+		fi
+		[ "$fin" = true ] || api PATCH "/apis/helm.cattle.io/v1/namespaces/$ns/helmcharts/$name" \
 		    '{"metadata":{"finalizers":["wrangler.cattle.io/on-helm-chart-remove"]}}' \
 		    application/merge-patch+json >/dev/null
-		install "$ns" "$name" "$spec"
+		installed=0
+		install "$ns" "$name" "$spec" && installed=1
+		[ "$SPAWN" = 1 ] && spawn "$ns" "$name" "$spec"
 		vcluster "$ns" "$name" "$spec"
+		if [ "$installed" = 1 ] && [ ! -e "$HOST/no-ready" ]; then
+			mkdir -p "$HOST/done"
+			echo "$rv $(api GET "/apis/apps/v1/namespaces/$ns/statefulsets/$name" | jq -r '.spec.replicas // "none"')" \
+			    >"$HOST/done/$name"
+		fi
 	done < <(jq -r '.items[]? | [.metadata.namespace, .metadata.name,
-	    (.metadata.deletionTimestamp != null), (.spec | tojson | @base64)] | @tsv' <<<"$charts")
+	    (.metadata.deletionTimestamp != null),
+	    ((.metadata.finalizers // []) | index("wrangler.cattle.io/on-helm-chart-remove") != null),
+	    .metadata.generation, (.spec | tojson | @base64)] | @tsv' <<<"$charts")
 	finalize_namespaces
 	sleep "$POLL"
 done

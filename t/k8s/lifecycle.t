@@ -16,10 +16,16 @@ ROOT=$HXB_TEST_ROOT
 TB=$(mktemp -d /tmp/hxb-k8s-lc.XXXXXX)
 PROVS=()
 FAKE=
+MAIN=$BASHPID
 cleanup() {
+	if [ "$BASHPID" != "$MAIN" ]; then	# never a subshell's exit
+		echo "# cleanup refused in subshell $BASHPID at $(date +%T)" >&2
+		return 0
+	fi
 	stop_provisioners
 	[ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null && wait "$FAKE" 2>/dev/null
 	"$ROOT/t/k8s/testbed.sh" stop "$TB/virt" >/dev/null 2>&1
+	"$ROOT/t/k8s/testbed.sh" stop "$TB/others" >/dev/null 2>&1
 	"$ROOT/t/k8s/testbed.sh" stop "$TB/host" >/dev/null 2>&1
 	[ -n "${HXB_KEEP:-}" ] && echo "# kept $TB" || rm -rf "$TB"
 }
@@ -36,8 +42,8 @@ HXB_ISSUER=$HXB_TEST_ISSUER
 HXB_ISSUER_CA_FILE=$CA
 HXB_HOST_KUBECONFIG=$TB/host/admin.kubeconfig
 HXB_WORKER_ACK_WAIT_MS=${ACK_WAIT_MS:-4000}
-HXB_WORKER_BACKOFF_MS=200
-HXB_WORKER_BACKOFF_MAX_MS=2000
+HXB_WORKER_BACKOFF_MS=500
+HXB_WORKER_BACKOFF_MAX_MS=4000
 HXB_WORKER_POLL_MS=300
 EOF
 }
@@ -48,9 +54,12 @@ provisioner() {	# provisioner [ARGS]: one worker in the background
 	    2>>"$TB/provisioner.log" &
 	PROVS+=($!)
 }
-stop_provisioners() {
+stop_provisioners() {	# only our workers: a pid may have been reused
 	local p
-	for p in "${PROVS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PROVS[@]}"; do
+		grep -q 'jobs/provisioner' "/proc/$p/cmdline" 2>/dev/null &&
+		    kill "$p" 2>/dev/null
+	done
 	for p in "${PROVS[@]}"; do wait "$p" 2>/dev/null; done
 	PROVS=()
 }
@@ -64,6 +73,14 @@ wait_status() {
 	for ((i = 0; i < n; i++)); do
 		[ "$(ws_status "$1")" = "$2" ] && return 0
 		sleep 0.2
+	done
+	return 1
+}
+wait_step() {	# wait_step WS STEP: until its onboarding is in that step
+	local i
+	for i in $(seq 100); do
+		[ "$(sql "SELECT step FROM tasks WHERE workspace_id = '$1' AND type = 'create_workspace'")" = "$2" ] && return 0
+		sleep 0.1
 	done
 	return 1
 }
@@ -100,13 +117,18 @@ if ! "$ROOT/t/k8s/testbed.sh" start "$TB/host" host >"$TB/host.log" 2>&1 ||
     "--oidc-issuer-url=$HXB_TEST_ISSUER" "--oidc-client-id=$WS" \
     --oidc-username-claim=sub --oidc-username-prefix=hxb: \
     --oidc-groups-claim=groups --oidc-signing-algs=RS256 \
-    "--oidc-ca-file=$CA" >"$TB/virt.log" 2>&1; then
-	sed 's/^/# /' "$TB/host.log" "$TB/virt.log"
+    "--oidc-ca-file=$CA" >"$TB/virt.log" 2>&1 ||
+    ! "$ROOT/t/k8s/testbed.sh" start "$TB/others" virtual >"$TB/others.log" 2>&1; then
+	sed 's/^/# /' "$TB/host.log" "$TB/virt.log" "$TB/others.log"
 	echo "Bail out! the test bed did not start (HXB_SKIP_K8S=1 skips these tests)"
 	exit 1
 fi
 VSERVER=$(. "$TB/virt/env"; echo "$K8S_SERVER")
-"$ROOT/t/k8s/fake-k3s.sh" "$TB/host" "$TB/virt" >"$TB/fake.log" 2>&1 &
+# The end-to-end workspace's vCluster is the OIDC one; the others share
+# one of their own.
+mkdir -p "$TB/host/vclusters"
+echo "$TB/virt" >"$TB/host/vclusters/$WS"
+"$ROOT/t/k8s/fake-k3s.sh" "$TB/host" "$TB/others" >"$TB/fake.log" 2>&1 &
 FAKE=$!
 
 # --- onboarding --------------------------------------------------------------------
@@ -172,6 +194,170 @@ like "$out" "NotFound" "the stale RoleBinding is pruned"
 out=$(virt get "/apis/rbac.authorization.k8s.io/v1/namespaces/$APINS/rolebindings/$RA1" 2>&1)
 like "$out" "NotFound" "... and its propagated copy"
 
+# --- kubectl end to end: our kubeconfig, the plugin, the virtual API server ---------
+api "$WSA" GET "/api/v1/organizations/$ORG/workspaces/$WS/kubeconfig"
+is "$STATUS" 200 "the running workspace's kubeconfig"
+printf '%s\n' "$BODY" >"$TB/hxb.kubeconfig"
+KUBECTL=$(. "$TB/virt/env"; echo "$K8S_BIN")/kubectl
+export PATH=$HXB_TEST_BUILD/jobs:$PATH
+hk() { HXB_CONFIG_DIR=$1 "$KUBECTL" --cache-dir "$TB/kcache" --kubeconfig "$TB/hxb.kubeconfig" "${@:2}"; }
+cli_login "wa$TAG" "$TB/cfg-wsa" >/dev/null
+cli_login "vw$TAG" "$TB/cfg-vwr" >/dev/null
+for i in $(seq 50); do	# the API server reads our keys once it is up
+	hk "$TB/cfg-wsa" get namespaces >/dev/null 2>&1 && break
+	sleep 0.3
+done
+out=$(hk "$TB/cfg-wsa" -n "$WEBNS" create deployment web --image=nginx:1.27 2>&1)
+is "$out" "deployment.apps/web created" "kubectl as a WSAdmins member creates a Deployment in a project's namespace"
+out=$(hk "$TB/cfg-vwr" -n "$WEBNS" get deployments -o name 2>&1)
+is "$out" "deployment.apps/web" "... a WSUsers member sees it"
+out=$(hk "$TB/cfg-vwr" -n "$WEBNS" create deployment nope --image=nginx:1.27 2>&1)
+like "$out" 'forbidden: User "hxb:'"$VWR_ID"'" cannot create resource "deployments"' "... and is Forbidden to create one"
+
+# --- plan change ------------------------------------------------------------------------
+api "$ADM" PATCH "/api/v1/organizations/$ORG/workspaces/$WS" '{"plan_id":"enterprise"}'
+is "$STATUS" 202 "a plan change is accepted"
+U=$(jqb .task.id)
+ok "$(wait_task "$U" 60; echo $?)" "its update task ran"
+is "$(sql "SELECT status FROM tasks WHERE id = '$U'")" succeeded "... and succeeded"
+values=$(host get "/apis/helm.cattle.io/v1/namespaces/$NS/helmcharts/$WS" | jq -r .spec.valuesContent)
+is "$(jq -r '.policies.resourceQuota.quota["requests.cpu"]' <<<"$values")" \
+    "$(sql "SELECT cpu_millicores FROM plans WHERE id = 'enterprise'")m" "the values carry the new plan's quota"
+is "$(jq -c '[.controlPlane.statefulSet.scheduling.nodeSelector["hexabase.ai/node-pool"], .sync.toHost.pods.enforceTolerations[0]]' <<<"$values")" \
+    "[\"$WS\",\"dedicated=$WS:NoSchedule\"]" "... and, dedicated nodes: a node selector and enforced tolerations"
+is "$(host get "/api/v1/namespaces/$NS" | jq -r '.metadata.labels["hexabase.ai/tier"]')" enterprise "the host namespace's tier label follows"
+is "$(ws_status "$WS")" running "the workspace stays running"
+
+# --- suspend and resume, requested by the platform and relayed from the outbox ----------
+reconcile() { local e; mapfile -t e < <(job_env); env "${e[@]}" "$HXB_TEST_BUILD/jobs/reconcile" "$@" 2>>"$TB/reconcile.log"; }
+SU=$(sql "SELECT hxb_ws_request('$WS', 'suspend_workspace')")
+out=$(reconcile --relay)
+like "$out" "^relayed [1-9]" "jobs/reconcile relays the outbox row"
+ok "$(wait_status "$WS" suspended 30; echo $?)" "the workspace is suspended"
+is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
+    '[0,"true"]' "its control plane is scaled to zero, marked paused"
+RE=$(sql "SELECT hxb_ws_request('$WS', 'resume_workspace')")
+reconcile --relay >/dev/null
+ok "$(wait_status "$WS" running 30; echo $?)" "resumed, it runs again"
+is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
+    '[1,null]' "... one replica, no longer marked"
+
+# --- drift: what someone changed by hand in the vCluster is put back --------------------
+virt delete "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/hexabase:workspace-admin" >/dev/null
+printf '{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"hexabase-quota","namespace":"%s"},"spec":{"hard":{"count/pods":"999"}}}' "$WEBNS" |
+    "$HXB_TEST_BUILD/t/tools/k8sc" -k "$TB/virt/admin.kubeconfig" -m kubectl-edit apply - >/dev/null
+printf '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"ra-stale","namespace":"%s","labels":{"app.kubernetes.io/managed-by":"hexabase","hexabase.ai/workspace":"%s"}},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"intruders"}]}' "$WEBNS" "$WS" |
+    virt apply - >/dev/null
+out=$(reconcile)
+like "$out" "repaired [1-9][0-9]*, pruned [1-9][0-9]*$" "jobs/reconcile finds the drift: objects repaired and pruned"
+is "$(virt get /apis/rbac.authorization.k8s.io/v1/clusterrolebindings/hexabase:workspace-admin | jq -c '[.subjects[].name]')" '["WSAdmins"]' "a deleted binding is back"
+is "$(virt get "/api/v1/namespaces/$WEBNS/resourcequotas/hexabase-quota" | jq -r '.spec.hard["count/pods"]')" 10 "an edited quota is put back"
+out=$(virt get "/apis/rbac.authorization.k8s.io/v1/namespaces/$WEBNS/rolebindings/ra-stale" 2>&1)
+like "$out" NotFound "a binding nobody asked for is pruned"
+like "$(reconcile --workspace="$WS")" "workspaces 1, repaired 0, pruned 0$" "... and a second pass over the workspace finds nothing"
+
+# --- kill -9 at each step in turn ----------------------------------------------------------
+# A worker stops itself at the point (HXB_TEST_STOP_AT, test builds
+# only), is killed with SIGKILL there, and a fresh one takes over.
+stop_provisioners
+kills=0 lost=0 dups=0
+for point in "host namespace" "vcluster chart" "waiting for the vCluster" "workspace RBAC" \
+    "workspace RBAC (half)" "finishing" answered; do
+	api "$ADM" POST "/api/v1/organizations/$ORG/workspaces" "{\"name\":\"k$kills-$TAG\",\"plan_id\":\"free\"}"
+	K=$(jqb .workspace.id)
+	( export HXB_TEST_STOP_AT=$point; provisioner; echo "${PROVS[-1]}" >"$TB/victim" )
+	victim=$(cat "$TB/victim")
+	for i in $(seq 150); do
+		[ "$(awk '{print $3}' "/proc/$victim/stat" 2>/dev/null)" = T ] && break
+		sleep 0.1
+	done
+	st=$(awk '{print $3}' "/proc/$victim/stat" 2>/dev/null)
+	kill -9 "$victim" 2>/dev/null; wait "$victim" 2>/dev/null
+	[ "$st" = T ] || diag "the worker did not reach \"$point\" (state $st)"
+	kills=$((kills + 1))
+	provisioner
+	if ! wait_status "$K" running 60; then
+		lost=$((lost + 1))
+		diag "after a kill at \"$point\": $(ws_status "$K"), $(sql "SELECT step || ' ' || attempts || ' ' || last_error FROM tasks WHERE workspace_id = '$K' AND type = 'create_workspace'")"
+	fi
+	n=$(host list "/apis/helm.cattle.io/v1/namespaces/hxb-$K/helmcharts" 500 | jq '.items | length')
+	j=$(host list "/apis/batch/v1/namespaces/hxb-$K/jobs" 500 | jq '.items | length')
+	a=$(sql "SELECT count(*) FROM audit_log WHERE workspace_id = '$K' AND action = 'workspace.provisioned'")
+	[ "$n $j $a" = "1 1 1" ] || { dups=$((dups + 1)); diag "at \"$point\": charts $n, jobs $j, provisioned $a"; }
+	stop_provisioners
+done
+is "$kills $lost $dups" "7 0 0" "killed at each of 7 points: every workspace provisioned, exactly once"
+diag "kill loop: $kills runs, $lost lost, $dups with duplicates"
+provisioner
+provisioner
+
+# --- NATS away while a workspace is created -------------------------------------------------
+stack stop-service "$S" nats >/dev/null 2>&1
+api "$ADM" POST "/api/v1/organizations/$ORG/workspaces" "{\"name\":\"nats-$TAG\",\"plan_id\":\"free\"}"
+is "$STATUS" 202 "with NATS down, a create is still accepted"
+N1=$(jqb .workspace.id)
+is "$(sql "SELECT count(*) FROM outbox WHERE workspace_id = '$N1' AND published_at IS NULL")" 1 "... its request waits in the outbox"
+sleep 1
+stack start-service "$S" nats >/dev/null 2>&1
+out=$(reconcile --relay)
+like "$out" "^relayed [1-9]" "NATS back, the relay sends it"
+ok "$(wait_status "$N1" running 60; echo $?)" "... and the workspace is provisioned"
+
+# NATS stops while a worker waits for the vCluster; the answer still lands.
+touch "$TB/host/pause"
+api "$ADM" POST "/api/v1/organizations/$ORG/workspaces" "{\"name\":\"nats2-$TAG\",\"plan_id\":\"free\"}"
+N2=$(jqb .workspace.id)
+wait_step "$N2" "waiting for the vCluster"
+stack stop-service "$S" nats >/dev/null 2>&1
+rm -f "$TB/host/pause"
+sleep 3
+stack start-service "$S" nats >/dev/null 2>&1
+ok "$(wait_status "$N2" running 60; echo $?)" "NATS stopped during a create: it completes after NATS returns"
+
+# --- the host's API server away for a while -----------------------------------------------
+touch "$TB/host/pause"
+api "$ADM" POST "/api/v1/organizations/$ORG/workspaces" "{\"name\":\"k8s-$TAG\",\"plan_id\":\"free\"}"
+K8=$(jqb .workspace.id)
+wait_step "$K8" "waiting for the vCluster"
+"$ROOT/t/k8s/testbed.sh" stop-apiserver "$TB/host"
+sleep 6
+"$ROOT/t/k8s/testbed.sh" start-apiserver "$TB/host" >/dev/null 2>&1
+rm -f "$TB/host/pause"
+ok "$(wait_status "$K8" running 90; echo $?)" "the Kubernetes API away for a while: backoff, then success"
+like "$(sql "SELECT last_error FROM tasks WHERE workspace_id = '$K8' AND type = 'create_workspace'")" \
+    'Unreachable: .*\(retrying\)$' "... the outage noted on the task while it was waited out"
+diag "attempts: $(sql "SELECT attempts FROM tasks WHERE workspace_id = '$K8' AND type = 'create_workspace'"), retries logged: $(grep -c "hxb-$K8.*Unreachable" "$TB/provisioner.log")"
+
+# --- a 422 from Kubernetes: failed, with an error a person can read -------------------------
+stop_provisioners
+api "$ADM" POST "/api/v1/organizations/$ORG/workspaces" "{\"name\":\"bad-$TAG\",\"plan_id\":\"free\"}"
+BAD=$(jqb .workspace.id)
+api "$ADM" POST "/api/v1/workspaces/$BAD/projects" '{"name":"badproj"}'
+BP=$(jqb .id)
+# A rule Kubernetes refuses (no verbs), past the API's own checks.
+sql "INSERT INTO roles (id, workspace_id, project_id, name, rules) VALUES (hxb_new_id('role-'), '$BAD', '$BP', 'broken', '[{\"api_groups\":[\"\"],\"resources\":[\"pods\"],\"verbs\":[]}]')" >/dev/null
+provisioner
+ok "$(wait_status "$BAD" failed 60; echo $?)" "a 422 from Kubernetes fails the workspace"
+reason=$(sql "SELECT status_reason FROM workspaces WHERE id = '$BAD'")
+like "$reason" 'Invalid.*rules\[0\]\.verbs' "its reason says what Kubernetes refused: $reason"
+is "$(sql "SELECT status || ' ' || attempts FROM tasks WHERE workspace_id = '$BAD' AND type = 'create_workspace'")" "failed 1" \
+    "... at once, without retrying what cannot pass"
+provisioner
+
+# --- a lost request: reconcile sends a stuck task again ------------------------------
+stop_provisioners
+api "$ADM" POST "/api/v1/organizations/$ORG/workspaces" "{\"name\":\"lost-$TAG\",\"plan_id\":\"free\"}"
+LOST=$(jqb .workspace.id)
+out=$(stack with-env "$S" "$HXB_TEST_BUILD/t/tools/purge-stream" HEXABASE_CP 2>&1)
+is "$out" purged "its request is lost with the stream's messages"
+provisioner
+provisioner
+sleep 2
+is "$(ws_status "$LOST")" pending "... so the workspace stays pending"
+out=$(HXB_RECONCILE_STUCK_S=1 reconcile --relay)
+like "$out" "again [1-9]" "a task stuck for longer than HXB_RECONCILE_STUCK_S is requested again"
+ok "$(wait_status "$LOST" running 60; echo $?)" "... and the workspace is provisioned"
+
 # --- offboarding ----------------------------------------------------------------------
 api "$STR" DELETE "/api/v1/organizations/$ORG2/workspaces/$WS2"
 ok "$(wait_status "$WS2" deleted 60; echo $?)" "a deleted workspace becomes deleted"
@@ -180,6 +366,13 @@ like "$out" NotFound "its HelmChart is gone"
 out=$(host get "/api/v1/namespaces/hxb-$WS2" 2>&1)
 like "$out" NotFound "... and its host namespace"
 is "$(sql "SELECT count(*) > 0 FROM audit_log WHERE workspace_id = '$WS2'")" t "its audit records stay"
+
+# The end-to-end workspace goes too, and everything of it.
+api "$ADM" DELETE "/api/v1/organizations/$ORG/workspaces/$WS"
+ok "$(wait_status "$WS" deleted 60; echo $?)" "the end-to-end workspace, deleted"
+out=$(host get "/api/v1/namespaces/$NS" 2>&1)
+like "$out" NotFound "... its host namespace (and all in it) is gone"
+is "$(host list /apis/helm.cattle.io/v1/helmcharts 500 | jq --arg w "$WS" '[.items[] | select(.metadata.name == $w)] | length')" 0 "... no HelmChart of it anywhere"
 
 stop_provisioners
 if grep -q 'ERROR\|"level":"error"' "$TB/provisioner.log"; then

@@ -24,7 +24,9 @@ out=$(kc apply -k "$ROOT/k8s" --dry-run=server --validate=strict 2>&1)
 ok $? "kubectl apply -k k8s/ --dry-run=server --validate=strict succeeds"
 for o in configmap/hexabase-config service/hexabase-control-plane \
     deployment.apps/hexabase-control-plane job.batch/hexabase-migrate \
-    cronjob.batch/hexabase-rotate-keys; do
+    cronjob.batch/hexabase-rotate-keys deployment.apps/hexabase-provisioner \
+    cronjob.batch/hexabase-reconcile serviceaccount/hexabase-provisioner \
+    clusterrole.rbac.authorization.k8s.io/hexabase-provisioner; do
 	like "$out" "^$o created \\(server dry run\\)" "$o is accepted"
 done
 unlike "$out" "unknown field|Error" "no unknown field, no error"

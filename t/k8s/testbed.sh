@@ -15,6 +15,8 @@
 #	takes the caller's --oidc-* flags, as a vCluster's API server would.
 #   testbed.sh restart-apiserver DIR
 #	stop kube-apiserver and start it again with the same flags and port.
+#   testbed.sh stop-apiserver DIR | start-apiserver DIR
+#	the same in two steps, for an outage of a while.
 #   testbed.sh stop DIR
 #	stop what start started there, and nothing else.
 #
@@ -309,6 +311,20 @@ cmd_restart_apiserver() {
 	wait_ready
 }
 
+cmd_stop_apiserver() {
+	DIR=$(cd "$1" && pwd)
+	stop_pid "$DIR/apiserver.pid"
+}
+
+cmd_start_apiserver() {
+	DIR=$(cd "$1" && pwd)
+	. "$DIR/env"
+	API_PORT=$K8S_PORT
+	BIN=$K8S_BIN
+	start_apiserver
+	wait_ready
+}
+
 # stop_pid FILE: TERM the process group the pid file names, then KILL.
 stop_pid() {
 	local f=$1 pid i
@@ -339,6 +355,9 @@ start)	[ $# -ge 3 ] || die "usage: testbed.sh start DIR host|virtual [flags]"
 restart-apiserver)
 	[ $# -eq 2 ] || die "usage: testbed.sh restart-apiserver DIR"
 	cmd_restart_apiserver "$2" ;;
+stop-apiserver|start-apiserver)
+	[ $# -eq 2 ] || die "usage: testbed.sh $1 DIR"
+	"cmd_${1//-/_}" "$2" ;;
 stop)	[ $# -eq 2 ] || die "usage: testbed.sh stop DIR"
 	cmd_stop "$2" ;;
 *)	die "usage: testbed.sh build | start DIR host|virtual [flags] | restart-apiserver DIR | stop DIR" ;;
