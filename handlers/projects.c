@@ -2,11 +2,13 @@
  * projects: a workspace's projects, each a namespace in its vCluster.
  *
  *   POST   /api/v1/workspaces/{wsId}/projects
- *				{name, display_name?, parent_id?, quota?}
+ *				{name, display_name?, parent_id?, quota?,
+ *				 network_isolated?}
  *   GET    /api/v1/workspaces/{wsId}/projects
  *   GET    /api/v1/projects/{projectId}
  *   PATCH  /api/v1/projects/{projectId}
- *				{display_name?, parent_id?, quota?}
+ *				{display_name?, parent_id?, quota?,
+ *				 network_isolated?}
  *   DELETE /api/v1/projects/{projectId}
  *				409 while it has child projects
  *
@@ -37,7 +39,7 @@
 
 #define PROJECT_COLS \
 	"p.id, p.workspace_id, p.name, p.display_name, p.parent_project_id, " \
-	"p.quota, p.status, p.created_at, p.updated_at"
+	"p.quota, p.status, p.created_at, p.updated_at, p.network_isolated"
 
 static const struct db_stmt st_get = { "projects_get",
     "SELECT " PROJECT_COLS " FROM projects p WHERE p.id = $1", 1 };
@@ -48,8 +50,8 @@ static const struct db_stmt st_plan = { "projects_plan",
     "SELECT plan_id FROM workspaces WHERE id = $1", 1 };
 static const struct db_stmt st_insert = { "projects_insert",
     "INSERT INTO projects (id, workspace_id, name, display_name, "
-    "parent_project_id, quota) VALUES ($1, $2, $3, $4, $5, "
-    "coalesce($6::jsonb, '{}'))", 6 };
+    "parent_project_id, quota, network_isolated) VALUES ($1, $2, $3, $4, "
+    "$5, coalesce($6::jsonb, '{}'), coalesce($7::boolean, true))", 7 };
 /*
  * A delete locks the project against new children (their foreign keys
  * wait); a change takes no more than it needs, so that a concurrent
@@ -65,8 +67,9 @@ static const struct db_stmt st_lock_change = { "projects_lock_change",
 static const struct db_stmt st_update = { "projects_update",
     "UPDATE projects SET display_name = coalesce($2, display_name), "
     "parent_project_id = CASE WHEN $3::boolean THEN $4 "
-    "ELSE parent_project_id END, quota = coalesce($5::jsonb, quota) "
-    "WHERE id = $1", 5 };
+    "ELSE parent_project_id END, quota = coalesce($5::jsonb, quota), "
+    "network_isolated = coalesce($6::boolean, network_isolated) "
+    "WHERE id = $1", 6 };
 static const struct db_stmt st_tree_lock = { "projects_tree_lock",
     "SELECT hxb_tree_lock('projects', $1)", 1 };
 static const struct db_stmt st_children = { "projects_children",
@@ -75,7 +78,7 @@ static const struct db_stmt st_children = { "projects_children",
 static const struct db_stmt st_delete = { "projects_delete",
     "DELETE FROM projects WHERE id = $1", 1 };
 
-enum project_field { F_NAME, F_DISPLAY, F_PARENT, F_QUOTA };
+enum project_field { F_NAME, F_DISPLAY, F_PARENT, F_QUOTA, F_NETISO };
 static const struct field create_body[] = {
 	[F_NAME] = { "name", FIELD_STRING, true, false, 1, 63, NS_NAME,
 	    "an RFC 1123 label: lowercase letters, digits and '-', starting "
@@ -85,6 +88,8 @@ static const struct field create_body[] = {
 	[F_PARENT] = { "parent_id", FIELD_STRING, false, true, 1, 64,
 	    PROJECT_ID, "a project id of this workspace" },
 	[F_QUOTA] = { "quota", FIELD_OBJECT, false, true, 0, 0, NULL, NULL },
+	[F_NETISO] = { "network_isolated", FIELD_BOOL, false, false, 0, 0,
+	    NULL, NULL },
 	{ NULL },
 };
 static const struct field patch_body[] = {
@@ -95,6 +100,8 @@ static const struct field patch_body[] = {
 	[F_PARENT] = { "parent_id", FIELD_STRING, false, true, 1, 64,
 	    PROJECT_ID, "a project id of this workspace, or null for none" },
 	[F_QUOTA] = { "quota", FIELD_OBJECT, false, false, 0, 0, NULL, NULL },
+	[F_NETISO] = { "network_isolated", FIELD_BOOL, false, false, 0, 0,
+	    NULL, NULL },
 	{ NULL },
 };
 
@@ -141,6 +148,7 @@ project_write(struct jsonw *w, const PGresult *res, int i)
 	jsonw_kv_string(w, "status", PQgetvalue(res, i, 6));
 	tenant_kv_ts(w, "created_at", res, i, 7);
 	tenant_kv_ts(w, "updated_at", res, i, 8);
+	jsonw_kv_bool(w, "network_isolated", *PQgetvalue(res, i, 9) == 't');
 	jsonw_object_end(w);
 }
 
@@ -227,7 +235,7 @@ create_project(struct req *r)
 	struct principal	 p;
 	struct tenant_ws	 ws;
 	char			 id[ID_BUFSZ];
-	const char		*params[6];
+	const char		*params[7];
 	char			*quota = NULL;
 
 	if (scope_create_begin(r, &p, "wsId", ID_WS, &ws, ID_PRJ, id) != 0)
@@ -247,6 +255,8 @@ create_project(struct req *r)
 	params[3] = r->body.present[F_DISPLAY] ? r->body.str[F_DISPLAY] : "";
 	params[4] = valid_str(&r->body, F_PARENT);
 	params[5] = quota;
+	params[6] = !r->body.present[F_NETISO] ? NULL :
+	    r->body.num[F_NETISO] ? "true" : "false";
 	if (tenant_try(r, &st_insert, params) != 0) {
 		free(quota);
 		write_problem(r);
@@ -302,7 +312,7 @@ patch_project(struct req *r)
 	struct principal	 p;
 	struct tenant_ws	 ws;
 	const char		*id = http_param(r, "projectId");
-	const char		*params[5];
+	const char		*params[6];
 	char			*quota = NULL;
 	json_t			*before;
 	bool			 move;
@@ -317,9 +327,9 @@ patch_project(struct req *r)
 	/* parent_id: null makes the project a top-level one. */
 	move = json_object_get(r->body_json, "parent_id") != NULL;
 	if (!r->body.present[F_DISPLAY] && !r->body.present[F_QUOTA] &&
-	    !move) {
-		tenant_invalid(r, "", "give display_name, parent_id or quota",
-		    "nothing to change");
+	    !r->body.present[F_NETISO] && !move) {
+		tenant_invalid(r, "", "give display_name, parent_id, quota or "
+		    "network_isolated", "nothing to change");
 		return;
 	}
 	params[0] = ws.id;
@@ -344,6 +354,8 @@ patch_project(struct req *r)
 	params[2] = move ? "true" : "false";
 	params[3] = valid_str(&r->body, F_PARENT);
 	params[4] = quota;
+	params[5] = !r->body.present[F_NETISO] ? NULL :
+	    r->body.num[F_NETISO] ? "true" : "false";
 	if (tenant_try(r, &st_update, params) != 0) {
 		free(quota);
 		json_decref(before);

@@ -1125,9 +1125,11 @@ desired_objects(struct lc_task *t)
 		json_array_append_new(out, labelled(k8s_limit_range(ns,
 		    "hexabase-limits", lim), json_copy(l)));
 		json_decref(lim);
-		json_array_append_new(out, labelled(
-		    k8s_network_policy_isolate(ns, "hexabase-isolate", NULL),
-		    json_copy(l)));
+		/* Ingress only from its own namespace, unless it opts out. */
+		if (!json_is_false(json_object_get(p, "network_isolated")))
+			json_array_append_new(out, labelled(
+			    k8s_network_policy_isolate(ns, "hexabase-isolate",
+			    NULL), json_copy(l)));
 		json_array_foreach(json_object_get(p, "roles"), j, r) {
 			x = k8s_rules(json_object_get(r, "rules"));
 			json_array_append_new(out, labelled(k8s_role(ns,

@@ -12,6 +12,23 @@
 ALTER TABLE plans ADD COLUMN provision_timeout_s integer NOT NULL
     DEFAULT 900 CHECK (provision_timeout_s BETWEEN 30 AND 86400);
 
+/*
+ * Whether a project's namespace takes ingress only from itself (the
+ * default: a default-deny NetworkPolicy between projects), or from any
+ * namespace.  What the vCluster is told, so a change enqueues the RBAC
+ * sync like the other columns of 0004's trigger.
+ */
+ALTER TABLE projects ADD COLUMN network_isolated boolean NOT NULL
+    DEFAULT true;
+DROP TRIGGER projects_rbac_upd ON projects;
+CREATE TRIGGER projects_rbac_upd AFTER UPDATE ON projects
+    FOR EACH ROW WHEN ((OLD.workspace_id, OLD.name, OLD.parent_project_id,
+                        OLD.quota, OLD.network_isolated)
+                       IS DISTINCT FROM
+                       (NEW.workspace_id, NEW.name, NEW.parent_project_id,
+                        NEW.quota, NEW.network_isolated))
+    EXECUTE FUNCTION hxb_rbac_changed();
+
 -- The worker running a task, until when (renewed with every step and
 -- in-progress ack).  A redelivered or republished request finds a live
 -- lease of another worker and leaves the task to it.
@@ -200,6 +217,7 @@ END $$;
  *			   provision_timeout_s}},
  *    "cluster_roles": {"hexabase:workspace-admin": [group, ...], ...},
  *    "projects": [{id, name, parent_id, parent_name, quota,
+ *		    network_isolated,
  *		    "roles": [{name, rules, from}],
  *		    "bindings": [{id, kind, role, groups, from}]}]}
  *
@@ -245,6 +263,7 @@ BEGIN ATOMIC
                 'id', p.id, 'name', p.name,
                 'parent_id', p.parent_project_id,
                 'parent_name', pp.name, 'quota', p.quota,
+                'network_isolated', p.network_isolated,
                 'roles', coalesce((
                     SELECT jsonb_agg(jsonb_build_object(
                         'name', CASE WHEN a.depth = 0 THEN r.name

@@ -136,6 +136,18 @@ api "$WSA" PATCH "/api/v1/projects/$NINE" '{"parent_id":null}'
 is "$(jqb .parent_id)" null "back to the top"
 api "$WSA" PATCH "/api/v1/projects/$NINE" '{}'
 is_problem 422 "nothing to change: 422"
+# Network isolation: on unless the project opts out.
+api "$WSA" GET "/api/v1/projects/$NINE"
+is "$(jqb .network_isolated)" true "a project is network-isolated by default"
+api "$WSA" PATCH "/api/v1/projects/$NINE" '{"network_isolated":false}'
+is "$STATUS $(jqb .network_isolated)" "200 false" "... and may take ingress from any namespace"
+is "$(sql "SELECT count(*) FROM tasks WHERE workspace_id = '$WS' AND type = 'rbac_sync' AND status = 'pending'")" 1 \
+    "... which the RBAC sync tells the vCluster"
+api "$WSA" PATCH "/api/v1/projects/$NINE" '{"network_isolated":"no"}'
+is_problem 422 "network_isolated is a boolean: 422"
+api "$WSA" POST "$P" '{"name":"open-one","network_isolated":false}'
+is "$STATUS $(jqb .network_isolated)" "201 false" "a project created open"
+api "$WSA" DELETE "/api/v1/projects/$(jqb .id)"
 api "$VWR" PATCH "/api/v1/projects/$NINE" '{"display_name":"x"}'
 is_problem 403 "a viewer cannot change it: 403"
 api "$STR" PATCH "/api/v1/projects/$NINE" '{"display_name":"x"}'

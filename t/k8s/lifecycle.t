@@ -193,6 +193,13 @@ out=$(virt get "/apis/rbac.authorization.k8s.io/v1/namespaces/$WEBNS/rolebinding
 like "$out" "NotFound" "the stale RoleBinding is pruned"
 out=$(virt get "/apis/rbac.authorization.k8s.io/v1/namespaces/$APINS/rolebindings/$RA1" 2>&1)
 like "$out" "NotFound" "... and its propagated copy"
+api "$ADM" PATCH "/api/v1/projects/$APIP" '{"network_isolated":false}'
+S2=$(task_of "$WS" rbac_sync)
+ok "$(wait_task "$S2" 30; echo $?)" "a project opting out of network isolation: synced"
+out=$(virt get "/apis/networking.k8s.io/v1/namespaces/$APINS/networkpolicies/hexabase-isolate" 2>&1)
+like "$out" "NotFound" "... its default-deny NetworkPolicy is gone"
+is "$(virt get "/apis/networking.k8s.io/v1/namespaces/$WEBNS/networkpolicies/hexabase-isolate" | jq -r .metadata.name)" \
+    hexabase-isolate "... the other project keeps its own"
 
 # --- kubectl end to end: our kubeconfig, the plugin, the virtual API server ---------
 api "$WSA" GET "/api/v1/organizations/$ORG/workspaces/$WS/kubeconfig"
@@ -325,7 +332,7 @@ sleep 6
 rm -f "$TB/host/pause"
 ok "$(wait_status "$K8" running 90; echo $?)" "the Kubernetes API away for a while: backoff, then success"
 like "$(sql "SELECT last_error FROM tasks WHERE workspace_id = '$K8' AND type = 'create_workspace'")" \
-    'Unreachable: .*\(retrying\)$' "... the outage noted on the task while it was waited out"
+    '(Unreachable|Timeout): .*\(retrying\)$' "... the outage noted on the task while it was waited out"
 diag "attempts: $(sql "SELECT attempts FROM tasks WHERE workspace_id = '$K8' AND type = 'create_workspace'"), retries logged: $(grep -c "hxb-$K8.*Unreachable" "$TB/provisioner.log")"
 
 # --- a 422 from Kubernetes: failed, with an error a person can read -------------------------
