@@ -374,7 +374,7 @@ test_paths(void **state)
 	    -1);
 	assert_int_equal(k8s_path(&b, "v1", "Secret", "ns", NULL, "status",
 	    &e), -1);
-	assert_int_equal(k8s_path(&b, "apps/v1", "Deployment", "ns", "x",
+	assert_int_equal(k8s_path(&b, "apps/v1", "DaemonSet", "ns", "x",
 	    NULL, &e), -1);
 	assert_int_equal(e.reason, K8S_CONFIG);
 	assert_non_null(strstr(e.message, "unknown kind"));
