@@ -40,17 +40,24 @@
 /* "hxb_rec" as a number: the drift pass's advisory lock. */
 #define DRIFT_LOCK_KEY	"29400159649055001"
 
+/*
+ * The two kinds of message the relay sends, each as (key, subject,
+ * payload, request id, Nats-Msg-Id) and marked through its key once sent.
+ * A stuck task's message id is new for each stuck state, so that
+ * JetStream's duplicate window keeps it.
+ */
 static const struct db_stmt st_outbox = { "rec_outbox",
-    "SELECT id, subject, payload::text, coalesce(payload->>'task_id', ''), "
-    "coalesce(payload->>'request_id', '') FROM outbox "
+    "SELECT id::text, subject, payload::text, "
+    "coalesce(payload->>'request_id', ''), "
+    "coalesce(payload->>'task_id', '') FROM outbox "
     "WHERE published_at IS NULL ORDER BY id LIMIT 200 "
     "FOR UPDATE SKIP LOCKED", 0 };
 static const struct db_stmt st_outbox_sent = { "rec_outbox_sent",
-    "UPDATE outbox SET published_at = now() WHERE id = $1", 1 };
+    "UPDATE outbox SET published_at = now() WHERE id = $1::bigint", 1 };
 static const struct db_stmt st_stuck = { "rec_stuck",
     "SELECT id, hxb_task_subject(type), payload::text, request_id, "
-    "floor(extract(epoch FROM updated_at))::bigint FROM tasks "
-    "WHERE status IN ('pending', 'running') "
+    "id || ':again:' || floor(extract(epoch FROM updated_at))::bigint "
+    "FROM tasks WHERE status IN ('pending', 'running') "
     "AND updated_at < now() - make_interval(secs => $1::integer) "
     "AND (lease_until IS NULL OR lease_until < now()) "
     "AND hxb_task_subject(type) IS NOT NULL "
@@ -65,9 +72,15 @@ static const struct db_stmt st_running = { "rec_running",
     "SELECT id, organization_id FROM workspaces WHERE status = 'running' "
     "AND id > $1 AND ($2 = '' OR id = $2) ORDER BY id LIMIT 200", 2 };
 
-/* One transaction: publish up to a batch of unpublished outbox rows. */
+/*
+ * One transaction: the rows `sel` finds, published and marked by `mark`,
+ * a batch at most.  1 if there may be more, 0 done, -1 failed (what was
+ * sent before the failure stays marked).
+ */
 static int
-relay(struct app *app, int *sent)
+send(struct app *app, const char *what, const struct db_stmt *sel,
+    const char *const *params, const struct db_stmt *mark, int *count,
+    bool warn)
 {
 	PGresult	*res, *r;
 	const char	*p[1];
@@ -75,86 +88,39 @@ relay(struct app *app, int *sent)
 
 	db_request_begin(&app->db);
 	if (db_begin(&app->db) != 0 ||
-	    (res = db_exec(&app->db, &st_outbox, NULL)) == NULL) {
-		log_error(&app->log, "outbox: %s", app->db.errmsg);
+	    (res = db_exec(&app->db, sel, params)) == NULL) {
+		log_error(&app->log, "%s: %s", what, app->db.errmsg);
 		db_rollback(&app->db);
 		return -1;
 	}
 	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		const char *msgid = PQgetvalue(res, i, 3);
+	for (i = 0; i < n && rc == 0; i++) {
+		const char *msgid = PQgetvalue(res, i, 4);
 
 		if (bus_publish(&app->bus, PQgetvalue(res, i, 1),
 		    PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
-		    PQgetvalue(res, i, 4), *msgid != '\0' ? msgid : NULL) != 0) {
+		    PQgetvalue(res, i, 3), *msgid != '\0' ? msgid : NULL) != 0) {
 			rc = -1;
 			break;
 		}
 		p[0] = PQgetvalue(res, i, 0);
-		if ((r = db_exec(&app->db, &st_outbox_sent, p)) == NULL) {
+		if ((r = db_exec(&app->db, mark, p)) == NULL) {
 			rc = -1;
 			break;
 		}
 		PQclear(r);
-		(*sent)++;
+		if (warn)
+			log_msg(&app->log, LOGL_WARN, __func__,
+			    PQgetvalue(res, i, 3), "%s: %s requested again on "
+			    "%s", what, p[0], PQgetvalue(res, i, 1));
+		(*count)++;
 	}
 	PQclear(res);
 	if (db_commit(&app->db) != 0) {
-		log_error(&app->log, "outbox: %s", app->db.errmsg);
+		log_error(&app->log, "%s: %s", what, app->db.errmsg);
 		return -1;
 	}
-	if (rc == 0 && n == BATCH)
-		return 1;	/* more, perhaps */
-	return rc;
-}
-
-/* One transaction: request the stuck tasks again. */
-static int
-stuck(struct app *app, int *again)
-{
-	PGresult	*res, *r;
-	const char	*p[1];
-	char		 secs[24], msgid[96];
-	int		 i, n, rc = 0;
-
-	snprintf(secs, sizeof(secs), "%lld",
-	    config_int(&app->cfg, CFG_RECONCILE_STUCK_S));
-	p[0] = secs;
-	db_request_begin(&app->db);
-	if (db_begin(&app->db) != 0 ||
-	    (res = db_exec(&app->db, &st_stuck, p)) == NULL) {
-		log_error(&app->log, "stuck tasks: %s", app->db.errmsg);
-		db_rollback(&app->db);
-		return -1;
-	}
-	n = PQntuples(res);
-	for (i = 0; i < n; i++) {
-		/* A new message id per stuck state: JetStream keeps it. */
-		snprintf(msgid, sizeof(msgid), "%s:again:%s",
-		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 4));
-		if (bus_publish(&app->bus, PQgetvalue(res, i, 1),
-		    PQgetvalue(res, i, 2), (size_t)PQgetlength(res, i, 2),
-		    PQgetvalue(res, i, 3), msgid) != 0) {
-			rc = -1;
-			break;
-		}
-		p[0] = PQgetvalue(res, i, 0);
-		if ((r = db_exec(&app->db, &st_touch, p)) == NULL) {
-			rc = -1;
-			break;
-		}
-		PQclear(r);
-		log_msg(&app->log, LOGL_WARN, __func__, PQgetvalue(res, i, 3),
-		    "task %s was stuck: requested again on %s",
-		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-		(*again)++;
-	}
-	PQclear(res);
-	if (db_commit(&app->db) != 0) {
-		log_error(&app->log, "stuck tasks: %s", app->db.errmsg);
-		return -1;
-	}
-	return rc;
+	return rc == 0 && n == BATCH ? 1 : rc;
 }
 
 /* The drift pass over every running workspace. */
@@ -248,6 +214,8 @@ main(int argc, char **argv)
 	bool		 relay_only = false;
 	unsigned	 nws = 0, changed = 0, pruned = 0;
 	int		 rc, i, sent = 0, again = 0, status = 0;
+	char		 secs[24];
+	const char	*stuck_p[1];
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--relay") == 0)
@@ -268,11 +236,18 @@ main(int argc, char **argv)
 		log_error(&app.log, "NATS: %s", app.bus.errmsg);
 		status = 1;
 	} else {
-		while ((rc = relay(&app, &sent)) > 0 && !app_stopping())
+		snprintf(secs, sizeof(secs), "%lld",
+		    config_int(&app.cfg, CFG_RECONCILE_STUCK_S));
+		stuck_p[0] = secs;
+		while ((rc = send(&app, "outbox", &st_outbox, NULL,
+		    &st_outbox_sent, &sent, false)) > 0 && !app_stopping())
 			;
 		if (rc < 0)
 			status = 1;
-		if (stuck(&app, &again) != 0)
+		while ((rc = send(&app, "stuck task", &st_stuck, stuck_p,
+		    &st_touch, &again, true)) > 0 && !app_stopping())
+			;
+		if (rc < 0)
 			status = 1;
 	}
 	if (!relay_only && drift(&app, only, &nws, &changed, &pruned) != 0)

@@ -182,24 +182,6 @@ alive(struct lc_task *t, int pct)
 }
 
 /*
- * Errors of a Kubernetes API that is away or overloaded, rather than of
- * the request: a while later the same call may pass.
- */
-static bool
-k8s_transient(const struct k8s_err *e)
-{
-	switch (e->reason) {
-	case K8S_UNREACHABLE:
-	case K8S_TIMEOUT:
-	case K8S_SERVER_ERROR:
-	case K8S_TOO_MANY_REQUESTS:
-		return true;
-	default:
-		return false;
-	}
-}
-
-/*
  * After a failed call: true if the caller should make it again.  An API
  * that is away is waited out for HXB_WORKER_OUTAGE_S within the attempt
  * (each call has already retried with backoff for its deadline), the
@@ -211,7 +193,8 @@ again(struct lc_task *t, const struct k8s_err *e, const char *what)
 {
 	char	 why[768], note[1024];
 
-	if (!k8s_transient(e) || app_stopping())
+	/* Away or overloaded (k8s_retryable()), not refused. */
+	if (!k8s_retryable(e) || app_stopping())
 		return false;
 	if (t->outage_until == 0)
 		t->outage_until = clock_ms() + config_int(&t->lc->app->cfg,
