@@ -26,8 +26,9 @@
 # Faults for the tests, by files in HOST: pause (do nothing), fail-install
 # (the install Job fails), no-ready (pods stay unready).
 #
-# With FAKE_K3S_SPAWN=1 (make run's local K3s), a release with no
-# mapping gets a "virtual" test bed of its own, HOST/vc/<name>, started
+# With FAKE_K3S_SPAWN=1 (make run's local K3s), or naming releases
+# (comma-separated, for a test), a release with no mapping gets a
+# "virtual" test bed of its own, HOST/vc/<name>, started
 # with the OIDC flags of the chart's values
 # (controlPlane.distro.k8s.apiServer.extraArgs; the CA file they name is
 # written from the ConfigMap hxb-oidc-ca), as vCluster would run its API
@@ -40,6 +41,9 @@ HOST=$(cd "$1" && pwd)
 VIRT=$2
 [ "$VIRT" = - ] || VIRT=$(cd "$VIRT" && pwd)
 SPAWN=${FAKE_K3S_SPAWN:-0}
+spawns() {	# spawns NAME: whether NAME gets an API server of its own
+	[ "$SPAWN" = 1 ] || [[ ",$SPAWN," == *",$1,"* ]]
+}
 TESTBED=$(dirname "${BASH_SOURCE[0]}")/testbed.sh
 POLL=${FAKE_K3S_POLL:-0.3}
 . "$HOST/env"
@@ -214,7 +218,7 @@ uninstall() {	# uninstall NS NAME: what helm delete and the finalizer do
 	api DELETE "/apis/apps/v1/namespaces/$ns/statefulsets/$name" >/dev/null
 	api DELETE "/api/v1/namespaces/$ns/secrets/vc-$name" >/dev/null
 	api DELETE "/apis/batch/v1/namespaces/$ns/jobs/helm-install-$name?propagationPolicy=Background" >/dev/null
-	if [ "$SPAWN" = 1 ] && [ -d "$HOST/vc/$name" ]; then
+	if [ -d "$HOST/vc/$name" ]; then
 		"$TESTBED" stop "$HOST/vc/$name" >/dev/null 2>&1
 		rm -rf "$HOST/vc/$name" "$HOST/vc/$name.log" "$HOST/vc/$name.ca.crt" \
 		    "$HOST/vclusters/$name"
@@ -244,7 +248,7 @@ stop_spawned() {
 		[ -d "$d" ] && "$TESTBED" stop "$d" >/dev/null 2>&1
 	done
 }
-[ "$SPAWN" = 1 ] && trap 'stop_spawned; exit 0' TERM INT
+trap 'stop_spawned; exit 0' TERM INT
 
 while :; do
 	if [ -e "$HOST/pause" ]; then
@@ -271,7 +275,7 @@ while :; do
 		    application/merge-patch+json >/dev/null
 		installed=0
 		install "$ns" "$name" "$spec" && installed=1
-		[ "$SPAWN" = 1 ] && spawn "$ns" "$name" "$spec"
+		spawns "$name" && spawn "$ns" "$name" "$spec"
 		vcluster "$ns" "$name" "$spec"
 		if [ "$installed" = 1 ] && [ ! -e "$HOST/no-ready" ]; then
 			mkdir -p "$HOST/done"

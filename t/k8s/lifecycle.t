@@ -24,7 +24,7 @@ cleanup() {
 	fi
 	stop_provisioners
 	[ -n "$FAKE" ] && kill "$FAKE" 2>/dev/null && wait "$FAKE" 2>/dev/null
-	"$ROOT/t/k8s/testbed.sh" stop "$TB/virt" >/dev/null 2>&1
+	"$ROOT/t/k8s/testbed.sh" stop "$TB/host/vc/$WS" >/dev/null 2>&1
 	"$ROOT/t/k8s/testbed.sh" stop "$TB/others" >/dev/null 2>&1
 	"$ROOT/t/k8s/testbed.sh" stop "$TB/host" >/dev/null 2>&1
 	[ -n "${HXB_KEEP:-}" ] && echo "# kept $TB" || rm -rf "$TB"
@@ -65,7 +65,7 @@ stop_provisioners() {	# only our workers: a pid may have been reused
 }
 # host/virt PATH: a GET as the test bed's admin, the body
 host() { "$HXB_TEST_BUILD/t/tools/k8sc" -k "$TB/host/admin.kubeconfig" "$@"; }
-virt() { "$HXB_TEST_BUILD/t/tools/k8sc" -k "$TB/virt/admin.kubeconfig" "$@"; }
+virt() { "$HXB_TEST_BUILD/t/tools/k8sc" -k "$V/admin.kubeconfig" "$@"; }
 ws_status() { sql "SELECT status FROM workspaces WHERE id = '$1'"; }
 # wait_status WS STATUS [SECONDS]
 wait_status() {
@@ -113,35 +113,33 @@ RA1=$(jqb .id)
 is "$(ws_status "$WS")" pending "a workspace the API accepted is pending"
 
 if ! "$ROOT/t/k8s/testbed.sh" start "$TB/host" host >"$TB/host.log" 2>&1 ||
-    ! "$ROOT/t/k8s/testbed.sh" start "$TB/virt" virtual \
-    "--oidc-issuer-url=$HXB_TEST_ISSUER" "--oidc-client-id=$WS" \
-    --oidc-username-claim=sub --oidc-username-prefix=hxb: \
-    --oidc-groups-claim=groups --oidc-signing-algs=RS256 \
-    "--oidc-ca-file=$CA" >"$TB/virt.log" 2>&1 ||
     ! "$ROOT/t/k8s/testbed.sh" start "$TB/others" virtual >"$TB/others.log" 2>&1; then
-	sed 's/^/# /' "$TB/host.log" "$TB/virt.log" "$TB/others.log"
+	sed 's/^/# /' "$TB/host.log" "$TB/others.log"
 	echo "Bail out! the test bed did not start (HXB_SKIP_K8S=1 skips these tests)"
 	exit 1
 fi
-VSERVER=$(. "$TB/virt/env"; echo "$K8S_SERVER")
-# The end-to-end workspace's vCluster is the OIDC one; the others share
-# one of their own.
-mkdir -p "$TB/host/vclusters"
-echo "$TB/virt" >"$TB/host/vclusters/$WS"
-"$ROOT/t/k8s/fake-k3s.sh" "$TB/host" "$TB/others" >"$TB/fake.log" 2>&1 &
+# The end-to-end workspace gets an API server of its own, started with
+# the OIDC flags the job wrote into its chart's values (the issuer, the
+# workspace as client id, the claims, the issuer's CA from the
+# ConfigMap): kubectl below proves those values work.  The others share
+# one without OIDC.
+V=$TB/host/vc/$WS
+FAKE_K3S_SPAWN=$WS "$ROOT/t/k8s/fake-k3s.sh" "$TB/host" "$TB/others" >"$TB/fake.log" 2>&1 &
 FAKE=$!
 
 # --- onboarding --------------------------------------------------------------------
 provisioner
 provisioner
-ok "$(wait_status "$WS" running 40; echo $?)" "the workspace becomes running"
+ok "$(wait_status "$WS" running 60; echo $?)" "the workspace becomes running"
+VSERVER=$(. "$V/env"; echo "$K8S_SERVER")
+like "$(cat "$V/apiserver.args")" "--oidc-client-id=$WS" "its API server runs with the flags of the chart's values"
 T=$(task_of "$WS" create_workspace)
 is "$(sql "SELECT status || ' ' || progress || ' ' || step || ' ' || (attempts >= 1) FROM tasks WHERE id = '$T'")" \
     "succeeded 100 done true" "its task succeeded, with its progress"
 api "$VWR" GET "/api/v1/tasks/$T"
 is "$(jqb -c '[.status, .progress]')" '["succeeded",100]' "GET /api/v1/tasks/{id} shows it"
 is "$(sql "SELECT api_endpoint FROM workspaces WHERE id = '$WS'")" "$VSERVER" "the workspace has its API endpoint"
-is "$(sql "SELECT api_ca_pem FROM workspaces WHERE id = '$WS'")" "$(cat "$TB/virt/ca.crt")" "... and its CA"
+is "$(sql "SELECT api_ca_pem FROM workspaces WHERE id = '$WS'")" "$(cat "$V/ca.crt")" "... and its CA"
 is "$(sql "SELECT string_agg(action || ':' || result, ',' ORDER BY id) FROM audit_log WHERE workspace_id = '$WS' AND action LIKE 'workspace.provision%'")" \
     "workspace.provisioned:success" "the state change is audited"
 
@@ -205,7 +203,7 @@ is "$(virt get "/apis/networking.k8s.io/v1/namespaces/$WEBNS/networkpolicies/hex
 api "$WSA" GET "/api/v1/organizations/$ORG/workspaces/$WS/kubeconfig"
 is "$STATUS" 200 "the running workspace's kubeconfig"
 printf '%s\n' "$BODY" >"$TB/hxb.kubeconfig"
-KUBECTL=$(. "$TB/virt/env"; echo "$K8S_BIN")/kubectl
+KUBECTL=$(. "$V/env"; echo "$K8S_BIN")/kubectl
 export PATH=$HXB_TEST_BUILD/jobs:$PATH
 hk() { HXB_CONFIG_DIR=$1 "$KUBECTL" --cache-dir "$TB/kcache" --kubeconfig "$TB/hxb.kubeconfig" "${@:2}"; }
 cli_login "wa$TAG" "$TB/cfg-wsa" >/dev/null
@@ -252,7 +250,7 @@ is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.r
 # --- drift: what someone changed by hand in the vCluster is put back --------------------
 virt delete "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/hexabase:workspace-admin" >/dev/null
 printf '{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"hexabase-quota","namespace":"%s"},"spec":{"hard":{"count/pods":"999"}}}' "$WEBNS" |
-    "$HXB_TEST_BUILD/t/tools/k8sc" -k "$TB/virt/admin.kubeconfig" -m kubectl-edit apply - >/dev/null
+    "$HXB_TEST_BUILD/t/tools/k8sc" -k "$V/admin.kubeconfig" -m kubectl-edit apply - >/dev/null
 printf '{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"ra-stale","namespace":"%s","labels":{"app.kubernetes.io/managed-by":"hexabase","hexabase.ai/workspace":"%s"}},"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"admin"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"intruders"}]}' "$WEBNS" "$WS" |
     virt apply - >/dev/null
 out=$(reconcile)
