@@ -255,8 +255,7 @@ create_project(struct req *r)
 	params[3] = r->body.present[F_DISPLAY] ? r->body.str[F_DISPLAY] : "";
 	params[4] = valid_str(&r->body, F_PARENT);
 	params[5] = quota;
-	params[6] = !r->body.present[F_NETISO] ? NULL :
-	    r->body.num[F_NETISO] ? "true" : "false";
+	params[6] = valid_bool(&r->body, F_NETISO);
 	if (tenant_try(r, &st_insert, params) != 0) {
 		free(quota);
 		write_problem(r);
@@ -354,8 +353,7 @@ patch_project(struct req *r)
 	params[2] = move ? "true" : "false";
 	params[3] = valid_str(&r->body, F_PARENT);
 	params[4] = quota;
-	params[5] = !r->body.present[F_NETISO] ? NULL :
-	    r->body.num[F_NETISO] ? "true" : "false";
+	params[5] = valid_bool(&r->body, F_NETISO);
 	if (tenant_try(r, &st_update, params) != 0) {
 		free(quota);
 		json_decref(before);

@@ -145,23 +145,16 @@ keepalive(void *arg)
 	return natsMsg_InProgress(m, NULL) == NATS_OK ? 0 : -1;
 }
 
+/* The delay before the attempt after `attempt` (1-based). */
 static long
 backoff_ms(const struct worker *w, int attempt)
 {
-	long		 base = (long)config_int(&w->app->cfg, CFG_WORKER_BACKOFF_MS);
-	long		 max = (long)config_int(&w->app->cfg,
-			    CFG_WORKER_BACKOFF_MAX_MS);
-	long		 d = base;
 	unsigned	 r = 0;
-	int		 i;
 
-	for (i = 1; i < attempt && d < max; i++)
-		d *= 2;
-	if (d > max)
-		d = max;
-	/* Equal jitter: half fixed, half random. */
 	(void)crypto_random(&r, sizeof(r));
-	return d / 2 + (long)(r % (unsigned)(d / 2 + 1));
+	return clock_backoff_ms((long)config_int(&w->app->cfg,
+	    CFG_WORKER_BACKOFF_MS), (long)config_int(&w->app->cfg,
+	    CFG_WORKER_BACKOFF_MAX_MS), attempt - 1, r);
 }
 
 static void

@@ -188,28 +188,35 @@ bus_ensure(struct bus *b, jsStreamConfig *sc)
 int
 bus_stream(struct bus *b)
 {
+	static const char *const cp[] = { BUS_SUBJECTS };
+	static const char *const app[] = { BUS_APP_SUBJECTS };
+	static const struct {
+		const char		*name;
+		const char *const	*subjects;
+		jsRetentionPolicy	 retention;
+		int64_t			 max_age_s;	/* 0: none */
+	} streams[] = {
+		{ BUS_STREAM, cp, js_WorkQueuePolicy, 0 },
+		{ BUS_APP_STREAM, app, js_LimitsPolicy, BUS_APP_MAX_AGE_S },
+	};
 	jsStreamConfig	 sc;
-	const char	*cp[] = { BUS_SUBJECTS }, *app[] = { BUS_APP_SUBJECTS };
+	size_t		 i;
 	int		 timeout = (int)config_int(b->cfg, CFG_NATS_TIMEOUT_MS);
 
 	if (b->nc == NULL && bus_connect(b, timeout) != 0)
 		return -1;
-	jsStreamConfig_Init(&sc);
-	sc.Name = BUS_STREAM;
-	sc.Subjects = cp;
-	sc.SubjectsLen = 1;
-	sc.Storage = js_FileStorage;
-	sc.Retention = js_WorkQueuePolicy;
-	if (bus_ensure(b, &sc) != 0)
-		return -1;
-	jsStreamConfig_Init(&sc);
-	sc.Name = BUS_APP_STREAM;
-	sc.Subjects = app;
-	sc.SubjectsLen = 1;
-	sc.Storage = js_FileStorage;
-	sc.Retention = js_LimitsPolicy;
-	sc.MaxAge = (int64_t)BUS_APP_MAX_AGE_S * 1000000000;
-	return bus_ensure(b, &sc);
+	for (i = 0; i < sizeof(streams) / sizeof(streams[0]); i++) {
+		jsStreamConfig_Init(&sc);
+		sc.Name = streams[i].name;
+		sc.Subjects = (const char **)streams[i].subjects;
+		sc.SubjectsLen = 1;
+		sc.Storage = js_FileStorage;
+		sc.Retention = streams[i].retention;
+		sc.MaxAge = streams[i].max_age_s * 1000000000;
+		if (bus_ensure(b, &sc) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 int

@@ -21,3 +21,16 @@ clock_since_ms(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) * 1e3 +
 	    (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
+
+long
+clock_backoff_ms(long base_ms, long max_ms, int n, unsigned rnd)
+{
+	long	 d = base_ms > 0 ? base_ms : 1;
+	long	 max = max_ms > d ? max_ms : d;
+
+	while (n-- > 0 && d < max)
+		d *= 2;
+	if (d > max)
+		d = max;
+	return d / 2 + (long)(rnd % (unsigned long)(d / 2 + 1));
+}

@@ -205,15 +205,8 @@ k8s_retryable(const struct k8s_err *err)
 long
 k8s_backoff(const struct k8s *c, int n, long retry_after_s, unsigned rnd)
 {
-	long	 d = c->backoff_ms > 0 ? c->backoff_ms : 1;
-	long	 max = c->backoff_max_ms > d ? c->backoff_max_ms : d;
+	long	 d = clock_backoff_ms(c->backoff_ms, c->backoff_max_ms, n, rnd);
 
-	while (n-- > 0 && d < max)
-		d *= 2;
-	if (d > max)
-		d = max;
-	/* Equal jitter: half fixed, half random, so retries spread out. */
-	d = d / 2 + (long)(rnd % (unsigned long)(d / 2 + 1));
 	if (retry_after_s >= 0) {
 		if (retry_after_s > K8S_RETRY_AFTER_MAX_S)
 			retry_after_s = K8S_RETRY_AFTER_MAX_S;

@@ -273,6 +273,18 @@ str(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* The workspace's names on the host, once its ids are checked; 0 or -1. */
+static int
+names(struct lc_task *t)
+{
+	if (t->ws_id == NULL || t->org_id == NULL ||
+	    !id_valid(t->ws_id, ID_WS) || !id_valid(t->org_id, ID_ORG))
+		return -1;
+	snprintf(t->ns, sizeof(t->ns), "hxb-%s", t->ws_id);
+	snprintf(t->release, sizeof(t->release), "%s", t->ws_id);
+	return 0;
+}
+
 int
 lc_task_init(struct lc_task *t, struct lc *lc, const json_t *req)
 {
@@ -284,14 +296,10 @@ lc_task_init(struct lc_task *t, struct lc *lc, const json_t *req)
 	t->ws_id = str(req, "workspace_id");
 	t->org_id = str(req, "organization_id");
 	t->request_id = str(req, "request_id");
-	if (t->task_id == NULL || t->type == NULL || t->ws_id == NULL ||
-	    t->org_id == NULL || !id_valid(t->task_id, ID_TASK) ||
-	    !id_valid(t->ws_id, ID_WS) ||
-	    !id_valid(t->org_id, ID_ORG))
+	if (t->task_id == NULL || t->type == NULL ||
+	    !id_valid(t->task_id, ID_TASK))
 		return -1;
-	snprintf(t->ns, sizeof(t->ns), "hxb-%s", t->ws_id);
-	snprintf(t->release, sizeof(t->release), "%s", t->ws_id);
-	return 0;
+	return names(t);
 }
 
 int
@@ -303,11 +311,7 @@ lc_task_drift(struct lc_task *t, struct lc *lc, const char *ws_id,
 	t->type = "rbac_sync";
 	t->ws_id = ws_id;
 	t->org_id = org_id;
-	if (!id_valid(ws_id, ID_WS) || !id_valid(org_id, ID_ORG))
-		return -1;
-	snprintf(t->ns, sizeof(t->ns), "hxb-%s", t->ws_id);
-	snprintf(t->release, sizeof(t->release), "%s", t->ws_id);
-	return 0;
+	return names(t);
 }
 
 void
@@ -711,35 +715,43 @@ chart_values(const struct lc_task *t, const char *hash)
 	return v;
 }
 
+#define CHART_BACKOFF_LIMIT	3
+#define CHART_FAILURE_POLICY	"abort"
+
+/* The install's timeout, the plan's deadline: "900s". */
+static void
+chart_timeout(const struct lc_task *t, char out[32])
+{
+	snprintf(out, 32, "%llds", plan_int(t, "provision_timeout_s"));
+}
+
 /*
- * The HelmChart, with the hash of everything that decides what the
- * install does: the chart, its version and repository, and the values
- * without the hash itself.
+ * The hash of everything that decides what the install does: the chart,
+ * its repository and version, its job settings, and the values with an
+ * empty hash in the place of this one.  0, or -1 out of memory.
  */
-static json_t *
-helm_chart(const struct lc_task *t, char hash[65])
+static int
+chart_hash(const struct lc_task *t, char hash[65])
 {
 	const struct config *cfg = &t->lc->app->cfg;
-	struct k8s_helm_chart h;
 	struct buf	 hx = BUF_INIT(0);
 	unsigned char	 md[CRYPTO_SHA256_LEN];
 	char		*values, *seed, timeout[32];
-	json_t		*v, *o;
+	json_t		*v;
 
-	/* The hash: of the values with an empty hash in their place. */
 	if ((v = chart_values(t, "")) == NULL)
-		return NULL;
+		return -1;
 	values = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(v);
 	if (values == NULL)
-		return NULL;
-	snprintf(timeout, sizeof(timeout), "%llds",
-	    plan_int(t, "provision_timeout_s"));
-	if (asprintf(&seed, "vcluster\n%s\n%s\n%s\nabort\n3\n%s",
+		return -1;
+	chart_timeout(t, timeout);
+	if (asprintf(&seed, "vcluster\n%s\n%s\n%s\n%s\n%d\n%s",
 	    config_str(cfg, CFG_VCLUSTER_CHART_REPO),
-	    config_str(cfg, CFG_VCLUSTER_CHART_VERSION), timeout, values) < 0) {
+	    config_str(cfg, CFG_VCLUSTER_CHART_VERSION), timeout,
+	    CHART_FAILURE_POLICY, CHART_BACKOFF_LIMIT, values) < 0) {
 		free(values);
-		return NULL;
+		return -1;
 	}
 	free(values);
 	crypto_sha256(seed, strlen(seed), md);
@@ -747,13 +759,25 @@ helm_chart(const struct lc_task *t, char hash[65])
 	crypto_hex(&hx, md, 16);
 	snprintf(hash, 65, "%s", hx.failed ? "" : hx.data);
 	buf_release(&hx);
+	return hash[0] != '\0' ? 0 : -1;
+}
 
-	if ((v = chart_values(t, hash)) == NULL)
+/* The HelmChart, its values carrying their hash (written to hash). */
+static json_t *
+helm_chart(const struct lc_task *t, char hash[65])
+{
+	const struct config *cfg = &t->lc->app->cfg;
+	struct k8s_helm_chart h;
+	char		*values, timeout[32];
+	json_t		*v, *o;
+
+	if (chart_hash(t, hash) != 0 || (v = chart_values(t, hash)) == NULL)
 		return NULL;
 	values = json_dumps(v, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(v);
 	if (values == NULL)
 		return NULL;
+	chart_timeout(t, timeout);
 	memset(&h, 0, sizeof(h));
 	h.ns = t->ns;
 	h.name = t->release;
@@ -763,8 +787,8 @@ helm_chart(const struct lc_task *t, char hash[65])
 	h.target_ns = t->ns;
 	h.values = values;
 	h.timeout = timeout;
-	h.backoff_limit = 3;
-	h.failure_policy = "abort";
+	h.backoff_limit = CHART_BACKOFF_LIMIT;
+	h.failure_policy = CHART_FAILURE_POLICY;
 	o = labelled(k8s_helm_chart(&h), labels(t));
 	free(values);
 	if (o != NULL)
@@ -1518,7 +1542,6 @@ suspend(struct lc_task *t)
 static int
 resume(struct lc_task *t)
 {
-	json_t	*chart;
 	char	 hash[65];
 	struct k8s v;
 	struct buf ca = BUF_INIT(64 * 1024);
@@ -1528,11 +1551,10 @@ resume(struct lc_task *t)
 	    scale(t, false) != 0)
 		return -1;
 	/* Ready again: the same checks as onboarding, the same spec. */
-	if ((chart = helm_chart(t, hash)) == NULL) {
+	if (chart_hash(t, hash) != 0) {
 		fail(t, false, "out of memory");
 		return -1;
 	}
-	json_decref(chart);
 	if (progress(t, "waiting for the vCluster", 50) != 0 ||
 	    wait_ready(t, hash, "", &v, &ca, 50) != 0) {
 		buf_release(&ca);

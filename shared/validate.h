@@ -87,6 +87,16 @@ valid_str(const struct valid *v, int i)
 	return v->present[i] ? v->str[i] : NULL;
 }
 
+/*
+ * Validated boolean field i as a query parameter ("true" or "false"), or
+ * NULL if it was not given.
+ */
+static inline const char *
+valid_bool(const struct valid *v, int i)
+{
+	return !v->present[i] ? NULL : v->num[i] ? "true" : "false";
+}
+
 /* Index of a field by name, or -1. */
 int	 validate_index(const struct field *fields, const char *name);
 

@@ -17,6 +17,7 @@ NPROV=${BENCH_PROVISIONERS:-4}
 export WORKERS=${WORKERS:-4} BUILD=build
 
 . "$ROOT/t/lib/ports.sh"
+. "$ROOT/t/bench/record.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port) IDP_PORT=$(free_port) TLS_PORT=$(free_port)
 TMP=$(mktemp -d /tmp/hxb-bench-lc.XXXXXX)
@@ -123,11 +124,4 @@ $NPROV provisioner processes on the test bed.
 EOS
 )
 printf '%s\n' "$table"
-doc=docs/BENCHMARKS.md
-if grep -q '<!-- lifecycle:start -->' "$doc" 2>/dev/null; then
-	awk -v t="$table" '
-	/<!-- lifecycle:start -->/ { print; print t; skip = 1; next }
-	/<!-- lifecycle:end -->/ { skip = 0 }
-	!skip' "$doc" >"$TMP/doc" && cat "$TMP/doc" >"$doc"
-	echo "bench: recorded in $doc"
-fi
+bench_record lifecycle "$table"

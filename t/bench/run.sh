@@ -30,6 +30,7 @@ TROUNDS=${BENCH_TOKEN_ROUNDS:-5}
 export WORKERS=${WORKERS:-4} BUILD=build STACK_BENCH=1
 
 . "$ROOT/t/lib/ports.sh"
+. "$ROOT/t/bench/record.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port) IDP_PORT=$(free_port) TLS_PORT=$(free_port)
 TMP=$(mktemp -d /tmp/hxb-bench.XXXXXX)
@@ -272,11 +273,4 @@ EOS
 )
 printf '%s\n' "$table"
 
-doc=docs/BENCHMARKS.md
-if grep -q '<!-- bench:start -->' "$doc" 2>/dev/null; then
-	awk -v t="$table" '
-	/<!-- bench:start -->/ { print; print t; skip = 1; next }
-	/<!-- bench:end -->/ { skip = 0 }
-	!skip' "$doc" >"$TMP/doc" && cat "$TMP/doc" >"$doc"
-	echo "bench: recorded in $doc"
-fi
+bench_record bench "$table"
