@@ -9,7 +9,8 @@
  *
  * 1. The outbox relay.  Every outbox row still unpublished (a handler
  *    could not reach NATS after its commit, or died) is published, its
- *    task id as Nats-Msg-Id, and marked.  Rows are taken FOR UPDATE SKIP
+ *    task id as Nats-Msg-Id (a Stripe event's copy: stripe:<event id>, as
+ *    the webhook sends it; anything else: outbox:<row id>), and marked.  Rows are taken FOR UPDATE SKIP
  *    LOCKED, so concurrent runs share them; a row published twice meets
  *    JetStream's duplicate window, then the task's claim.
  * 2. Stuck tasks.  A task pending or running, untouched for
@@ -49,7 +50,9 @@
 static const struct db_stmt st_outbox = { "rec_outbox",
     "SELECT id::text, subject, payload::text, "
     "coalesce(payload->>'request_id', ''), "
-    "coalesce(payload->>'task_id', '') FROM outbox "
+    "coalesce(payload->>'task_id', CASE WHEN stripe_event_id IS NOT NULL "
+    "AND subject LIKE 'stripe.webhook.%' THEN 'stripe:' || stripe_event_id "
+    "ELSE 'outbox:' || id END) FROM outbox "
     "WHERE published_at IS NULL ORDER BY id LIMIT 200 "
     "FOR UPDATE SKIP LOCKED", 0 };
 static const struct db_stmt st_outbox_sent = { "rec_outbox_sent",

@@ -293,6 +293,8 @@ sed -e "s|@LOG@/nginx-error.log|stderr|g" \
     -e "s|@PORT@|$HTTP_PORT|g" \
     -e "s|@AUTH_RATE@|${NGINX_AUTH_RATE:-10r/s}|g" \
     -e "s|@AUTH_BURST@|${NGINX_AUTH_BURST:-20}|g" \
+    -e "s|@WEBHOOK_RATE@|${NGINX_WEBHOOK_RATE:-50r/s}|g" \
+    -e "s|@WEBHOOK_BURST@|${NGINX_WEBHOOK_BURST:-100}|g" \
     "$CONF/nginx.conf.in" >"$PREFIX/nginx.conf"
 if left=$(grep -v '^[[:space:]]*#' "$PREFIX/nginx.conf" | grep -o '@[A-Z_]*@'); then
 	die "nginx.conf.in has placeholders this entrypoint does not know: ${left//$'\n'/ }"

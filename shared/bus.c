@@ -190,6 +190,7 @@ bus_stream(struct bus *b)
 {
 	static const char *const cp[] = { BUS_SUBJECTS };
 	static const char *const app[] = { BUS_APP_SUBJECTS };
+	static const char *const stripe[] = { BUS_STRIPE_SUBJECTS };
 	static const struct {
 		const char		*name;
 		const char *const	*subjects;
@@ -198,6 +199,8 @@ bus_stream(struct bus *b)
 	} streams[] = {
 		{ BUS_STREAM, cp, js_WorkQueuePolicy, 0 },
 		{ BUS_APP_STREAM, app, js_LimitsPolicy, BUS_APP_MAX_AGE_S },
+		{ BUS_STRIPE_STREAM, stripe, js_LimitsPolicy,
+		    BUS_APP_MAX_AGE_S },
 	};
 	jsStreamConfig	 sc;
 	size_t		 i;

@@ -47,7 +47,10 @@ int	 bus_ping(struct bus *, int timeout_ms);
  *		    acknowledged it;
  *   BUS_APP_STREAM the application plane's answers and events
  *		    (hexabase.app.>), kept BUS_APP_MAX_AGE_S for every
- *		    consumer that reads them.
+ *		    consumer that reads them;
+ *   BUS_STRIPE_STREAM
+ *		    Stripe's verified webhook events, republished as
+ *		    stripe.webhook.<type>, kept as long.
  *
  * 0, or -1 with errmsg set.
  */
@@ -56,6 +59,8 @@ int	 bus_ping(struct bus *, int timeout_ms);
 #define BUS_APP_STREAM		"HEXABASE_APP"
 #define BUS_APP_SUBJECTS	"hexabase.app.>"
 #define BUS_APP_MAX_AGE_S	(7 * 24 * 3600)
+#define BUS_STRIPE_STREAM	"STRIPE_WEBHOOK"
+#define BUS_STRIPE_SUBJECTS	"stripe.webhook.>"
 
 int	 bus_stream(struct bus *);
 

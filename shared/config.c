@@ -192,6 +192,35 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    false, false, 1, 86400, NULL,
 	    "jobs/reconcile sends again a task unfinished and untouched this "
 	    "long, and an outbox row unpublished this long" },
+	[CFG_STRIPE_API_URL] = { "HXB_STRIPE_API_URL", CFG_STRING,
+	    "https://api.stripe.com", false, false, 0, 0, NULL,
+	    "base URL of the Stripe API (https; stripe-mock in tests)" },
+	[CFG_STRIPE_SECRET_KEY] = { "HXB_STRIPE_SECRET_KEY", CFG_STRING, NULL,
+	    false, true, 0, 0, NULL, "Stripe secret API key, sk_live_... or "
+	    "sk_test_... (or HXB_STRIPE_SECRET_KEY_FILE); unset, billing "
+	    "calls answer 503" },
+	[CFG_STRIPE_WEBHOOK_SECRET] = { "HXB_STRIPE_WEBHOOK_SECRET",
+	    CFG_STRING, NULL, false, true, 0, 0, NULL,
+	    "signing secret of the webhook endpoint, whsec_... (or "
+	    "HXB_STRIPE_WEBHOOK_SECRET_FILE); unset, the webhook answers 503" },
+	[CFG_STRIPE_WEBHOOK_SECRET_PREVIOUS] = {
+	    "HXB_STRIPE_WEBHOOK_SECRET_PREVIOUS", CFG_STRING, NULL, false, true,
+	    0, 0, NULL, "during a secret rotation, the endpoint's other "
+	    "secret: events signed with either are accepted (or "
+	    "HXB_STRIPE_WEBHOOK_SECRET_PREVIOUS_FILE)" },
+	[CFG_STRIPE_RETRIES] = { "HXB_STRIPE_RETRIES", CFG_INT, "2", false,
+	    false, 0, 10, NULL,
+	    "retries of a Stripe call answered 409, 429 or 5xx, or not "
+	    "answered, with backoff and the same Idempotency-Key" },
+	[CFG_BILLING_GRACE_S] = { "HXB_BILLING_GRACE_S", CFG_INT, "259200",
+	    false, false, 0, 31536000, NULL,
+	    "how long an organization may stay past due (its first failed "
+	    "payment) before its paid workspaces are suspended" },
+	[CFG_BILLING_RETURN_URL] = { "HXB_BILLING_RETURN_URL", CFG_STRING,
+	    NULL, false, false, 0, 0, NULL,
+	    "where Checkout and the customer portal send the browser back "
+	    "(an absolute URL; {org} is the organization id); unset, "
+	    "HXB_PUBLIC_URL + /billing?organization={org}" },
 };
 
 static const char *const src_names[CFG_SRC__MAX] = {

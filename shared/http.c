@@ -575,7 +575,7 @@ http_read_body(struct req *r)
 	const char	*ct;
 	char		*data = NULL, *end;
 	size_t		 got = 0;
-	bool		 form;
+	bool		 form, raw;
 	long		 n;
 	int		 rc = -1;
 
@@ -603,6 +603,8 @@ http_read_body(struct req *r)
 		return 0;
 	}
 	ct = r->io->param(r->io->ctx, "CONTENT_TYPE");
+	raw = rt->body[0].name != NULL && strcmp(rt->body[0].name,
+	    FIELD_RAW) == 0;
 	form = validate_index(rt->body, FIELD_FORM) >= 0 &&
 	    content_type_form(ct);
 	if (len > 0 && !form && !content_type_json(ct)) {
@@ -612,10 +614,15 @@ http_read_body(struct req *r)
 		    "send the body as application/json", NULL);
 		return -1;
 	}
+	if (len == 0 && raw) {
+		http_problem(r, PROBLEM_MALFORMED_BODY, "the body is empty",
+		    NULL);
+		return -1;
+	}
 	if (len == 0) {
 		r->body_json = json_object();
 	} else {
-		if ((data = malloc((size_t)len)) == NULL) {
+		if ((data = malloc((size_t)len + 1)) == NULL) {
 			http_problem(r, PROBLEM_UNAVAILABLE, "out of memory; "
 			    "try again later", NULL);
 			return -1;
@@ -630,6 +637,14 @@ http_read_body(struct req *r)
 		if (got != len) {
 			http_problemf(r, PROBLEM_BAD_REQUEST, "the body ended "
 			    "after %zu of %llu bytes", got, len);
+			goto out;
+		}
+		data[got] = '\0';
+		if (raw) {
+			r->raw = data;
+			r->rawlen = got;
+			data = NULL;
+			rc = 0;
 			goto out;
 		}
 		if (form) {
@@ -776,6 +791,7 @@ http_serve(struct app *app, const struct route *routes, size_t nroutes,
 
 	app->req = NULL;
 	json_decref(r.body_json);
+	free(r.raw);
 	query_free(&r.query);
 	buf_release(&r.headers);
 	free(r.pathbuf);

@@ -121,6 +121,9 @@ struct req {
 	size_t			 nparams;
 	struct query		 query;
 	json_t			*body_json;	/* owned */
+	char			*raw;		/* FIELD_RAW routes: the body,
+						 * NUL-terminated; owned */
+	size_t			 rawlen;
 	struct valid		 body;		/* validated body fields */
 	struct valid		 qv;		/* validated query fields */
 

@@ -48,6 +48,14 @@ int
 httpc_request(struct app *app, const char *url, const char *form,
     const char *const *headers, struct httpc_resp *resp)
 {
+	return httpc_call(app, form != NULL ? "POST" : "GET", url, form,
+	    headers, resp);
+}
+
+int
+httpc_call(struct app *app, const char *method, const char *url,
+    const char *form, const char *const *headers, struct httpc_resp *resp)
+{
 	struct curl_slist	*hl = NULL, *t;
 	const char		*ca = config_str(&app->cfg, CFG_TLS_CA_FILE);
 	CURLcode		 cc;
@@ -97,17 +105,20 @@ httpc_request(struct app *app, const char *url, const char *form,
 	curl_easy_setopt(handle, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(handle, CURLOPT_WRITEDATA, &resp->body);
-	if (form != NULL) {
+	if (strcmp(method, "GET") != 0) {
+		if (form == NULL)
+			form = "";
 		curl_easy_setopt(handle, CURLOPT_POSTFIELDS, form);
 		curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE,
 		    (long)strlen(form));
+		if (strcmp(method, "POST") != 0)
+			curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, method);
 	}
 	if ((cc = curl_easy_perform(handle)) != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
 		    resp->body.failed ? "response too large" :
 		    curl_easy_strerror(cc));
-		log_warn(&app->log, "%s %s: %s", form ? "POST" : "GET", url,
-		    resp->error);
+		log_warn(&app->log, "%s %s: %s", method, url, resp->error);
 		goto out;
 	}
 	curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -1,5 +1,5 @@
 /*
- * httpc: outgoing HTTPS calls (identity providers), on libcurl.
+ * httpc: outgoing HTTPS calls (identity providers, Stripe), on libcurl.
  *
  * Only https URLs are accepted, certificate and host-name verification
  * are always on (HXB_TLS_CA_FILE may name the CA bundle), redirects are
@@ -32,6 +32,13 @@ void	 httpc_resp_free(struct httpc_resp *);
  */
 int	 httpc_request(struct app *, const char *url, const char *form,
 	    const char *const *headers, struct httpc_resp *);
+
+/*
+ * The same with a method of the caller's ("GET", "POST", "DELETE"); a
+ * form body goes with any method but GET.
+ */
+int	 httpc_call(struct app *, const char *method, const char *url,
+	    const char *form, const char *const *headers, struct httpc_resp *);
 
 /* Append `s` form-urlencoded (RFC 6749 appendix B) to `b`. */
 void	 httpc_form_escape(struct buf *b, const char *s);

@@ -27,6 +27,12 @@ struct query;
 
 #define FIELDS_MAX	32
 #define FIELD_FORM	"application/x-www-form-urlencoded"
+/*
+ * A body table whose first field is named FIELD_RAW takes a JSON body as
+ * bytes, unparsed (struct req's raw), for a route that must check a
+ * signature over them before it trusts any of it (the Stripe webhook).
+ */
+#define FIELD_RAW	"*raw*"
 
 enum field_type {
 	FIELD_STRING,

@@ -17,7 +17,7 @@ chmod 777 "$SAN"
 
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port) IDP_PORT=$(free_port) GITHUB_PORT=$(free_port)
-export TLS_PORT=$(free_port)
+export TLS_PORT=$(free_port) STRIPE_PORT=$(free_port)
 export WORKERS=${WORKERS:-2} NGINX_WORKERS=1 BUILD=build/asan STACK_FAST=1
 # The test IdP with its test controls, and the GitHub stand-in.  The suite
 # signs in far more often than a person: the sign-in limits are raised for

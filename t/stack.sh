@@ -18,8 +18,11 @@
 # TLS_PORT (8443: nginx over HTTPS with the development CA's certificate;
 # the issuer, HXB_ISSUER, is https://127.0.0.1:TLS_PORT),
 # GITHUB_PORT (the GitHub stand-in; only with STACK_PEERS=test),
+# STRIPE_PORT (55445: stripe-mock, the Stripe API, at https://localhost:PORT),
 # WORKERS (4 per handler), NGINX_WORKERS (2),
 # NGINX_AUTH_RATE (10r/s) and NGINX_AUTH_BURST (20): nginx's sign-in limit,
+# NGINX_WEBHOOK_RATE (50r/s) and NGINX_WEBHOOK_BURST (100): its limit on
+# Stripe's webhook,
 # BUILD (build), STACK_BENCH (1 adds the benchmark locations),
 # STACK_FAST (1: PostgreSQL without fsync, for throwaway test stacks),
 # STACK_PEERS (dev: the development IdP "dev"; test: also its test controls
@@ -30,7 +33,7 @@ set -eEuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cmd=${1:-}
 DIR=${2:-}
-[ -n "$cmd" ] && [ -n "$DIR" ] || { sed -n '2,22p' "$0" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$DIR" ] || { sed -n '2,/^set /{/^#/p}' "$0" >&2; exit 2; }
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 
@@ -40,11 +43,14 @@ REDIS_PORT=${REDIS_PORT:-56379}
 NATS_PORT=${NATS_PORT:-54222}
 IDP_PORT=${IDP_PORT:-55443}
 GITHUB_PORT=${GITHUB_PORT:-55444}
+STRIPE_PORT=${STRIPE_PORT:-55445}
 TLS_PORT=${TLS_PORT:-8443}
 WORKERS=${WORKERS:-4}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 NGINX_AUTH_RATE=${NGINX_AUTH_RATE:-10r/s}
 NGINX_AUTH_BURST=${NGINX_AUTH_BURST:-20}
+NGINX_WEBHOOK_RATE=${NGINX_WEBHOOK_RATE:-50r/s}
+NGINX_WEBHOOK_BURST=${NGINX_WEBHOOK_BURST:-100}
 STACK_PEERS=${STACK_PEERS:-dev}
 STACK_ENV_FILE=${STACK_ENV_FILE:-}
 BUILD=${BUILD:-build}
@@ -81,6 +87,16 @@ secret() {	# secret NAME: create once, 32 random bytes as hex
 	local f=$SECRETS/$1
 	if [ ! -s "$f" ]; then
 		(umask 077; openssl rand -hex 32 >"$f")
+	fi
+	printf '%s' "$f"
+}
+
+# prefixed_secret NAME PREFIX BYTES: create once, PREFIX and BYTES random
+# bytes as hex (the shape of a Stripe key or webhook secret).
+prefixed_secret() {
+	local f=$SECRETS/$1
+	if [ ! -s "$f" ]; then
+		(umask 077; printf '%s%s\n' "$2" "$(openssl rand -hex "$3")" >"$f")
 	fi
 	printf '%s' "$f"
 }
@@ -169,8 +185,11 @@ STACK_BENCH=$STACK_BENCH
 IDP_PORT=$IDP_PORT
 GITHUB_PORT=$GITHUB_PORT
 TLS_PORT=$TLS_PORT
+STRIPE_PORT=$STRIPE_PORT
 NGINX_AUTH_RATE=$NGINX_AUTH_RATE
 NGINX_AUTH_BURST=$NGINX_AUTH_BURST
+NGINX_WEBHOOK_RATE=$NGINX_WEBHOOK_RATE
+NGINX_WEBHOOK_BURST=$NGINX_WEBHOOK_BURST
 STACK_PEERS=$STACK_PEERS
 EOS
 	if [ -n "$STACK_ENV_FILE" ]; then
@@ -200,11 +219,14 @@ HXB_MASTER_KEY_FILE=$SECRETS/master_key
 HXB_PUBLIC_URL=http://127.0.0.1:$PORT
 HXB_ISSUER=https://127.0.0.1:$TLS_PORT
 HXB_DEV_MODE=true
-HXB_TLS_CA_FILE=$TLS/ca.crt
+HXB_TLS_CA_FILE=$TLS/bundle.pem
 HXB_IDP_DEV_KIND=oidc
 HXB_IDP_DEV_ISSUER=https://127.0.0.1:$IDP_PORT
 HXB_IDP_DEV_CLIENT_ID=hexabase-dev
 HXB_IDP_DEV_CLIENT_SECRET_FILE=$SECRETS/idp_dev_client
+HXB_STRIPE_API_URL=https://localhost:$STRIPE_PORT
+HXB_STRIPE_SECRET_KEY_FILE=$SECRETS/stripe_secret_key
+HXB_STRIPE_WEBHOOK_SECRET_FILE=$SECRETS/stripe_webhook_secret
 EOS
 	if [ "$STACK_PEERS" = test ]; then
 		cat <<EOS
@@ -306,6 +328,14 @@ migrate() {
 	}
 }
 
+# A local stack bills through stripe-mock, which takes any price id: each
+# paid plan gets one (price_hxb_<plan>) unless it has one.  A production
+# database is given the real ones by its operator (docs/CONFIG.md).
+dev_prices() {
+	psql_super -d hexabase -c "UPDATE plans SET stripe_price_id = 'price_hxb_' || id
+	    WHERE price_cents > 0 AND stripe_price_id IS NULL" >/dev/null
+}
+
 # --- Redis and NATS -------------------------------------------------------
 
 redis_start() {
@@ -355,16 +385,47 @@ EOS
 
 nats_stop() { stop_pid nats TERM; }
 
-# --- identity providers ------------------------------------------------------
+# --- identity providers and Stripe ------------------------------------------
 #
 # The development IdP is a real OpenID Provider (the npm package
 # oidc-provider, t/peers/idp.mjs) over HTTPS with a development CA, so that
 # sign-in runs the same code path as in production.  Its client secret is a
 # stack secret.  Test stacks add its test controls and the GitHub stand-in.
+#
+# Stripe is stripe-mock, Stripe's own mock of its API (t/peers/stripe-mock.sh,
+# built once per machine with Go), for every stack.  It serves a certificate
+# of its own for "localhost" (self-signed, embedded in it), so handlers call
+# https://localhost:STRIPE_PORT and trust $TLS/bundle.pem: the development
+# CA and that certificate.  Without Go, `make run` goes on without it (the
+# billing calls fail); a test stack does not start.
+
+stripe_start() {
+	local bundle=$TLS/bundle.pem
+	prefixed_secret stripe_secret_key sk_test_ 12 >/dev/null
+	prefixed_secret stripe_webhook_secret whsec_ 16 >/dev/null
+	if ! "$ROOT/t/peers/stripe-mock.sh" start "$DIR/stripe" "$STRIPE_PORT"; then
+		[ "$STACK_PEERS" = test ] && die "stripe-mock did not start"
+		say "WARNING: stripe-mock did not start (see above): calls to Stripe (billing) fail"
+	fi
+	# The bundle: the development CA, and stripe-mock's certificate when
+	# there is one.
+	cat "$TLS/ca.crt" >"$bundle.tmp"
+	if [ -s "$DIR/stripe/stripe-mock-ca.pem" ]; then
+		cat "$DIR/stripe/stripe-mock-ca.pem" >>"$bundle.tmp"
+	fi
+	chmod 644 "$bundle.tmp"
+	mv -f "$bundle.tmp" "$bundle"
+}
+
+stripe_stop() {
+	"$ROOT/t/peers/stripe-mock.sh" stop "$DIR/stripe" ||
+	    say "stripe-mock did not stop cleanly"
+}
 
 peers_start() {
 	local pw gh tc=()
 	"$ROOT/t/tls.sh" "$TLS"
+	stripe_start
 	"$ROOT/t/peers/install.sh" || die "cannot install the test peers (npm)"
 	pw=$(cat "$(secret idp_dev_client)")
 	(umask 077; cat >"$DIR/idp/clients.json" <<EOS
@@ -396,6 +457,7 @@ EOS
 peers_stop() {
 	stop_pid github TERM
 	stop_pid idp TERM
+	stripe_stop
 }
 
 # --- handlers --------------------------------------------------------------
@@ -513,6 +575,8 @@ EOS
 	    -e "s|@PORT@|$PORT|g" \
 	    -e "s|@AUTH_RATE@|$NGINX_AUTH_RATE|g" \
 	    -e "s|@AUTH_BURST@|$NGINX_AUTH_BURST|g" \
+	    -e "s|@WEBHOOK_RATE@|$NGINX_WEBHOOK_RATE|g" \
+	    -e "s|@WEBHOOK_BURST@|$NGINX_WEBHOOK_BURST|g" \
 	    "$ROOT/nginx/nginx.conf.in" >"$DIR/nginx/nginx.conf"
 }
 
@@ -549,8 +613,24 @@ HXB_HOST_KUBECONFIG=$HOST_KUBECONFIG
 EOS
 }
 
+# Billing: billing-sync serving its requests, and its schedule (every five
+# minutes; a CronJob in k8s/).  Neither needs Kubernetes.
+billing_jobs_start() {
+	local e
+	HOST_KUBECONFIG=
+	mapfile -t e < <(job_env | grep -v '^HXB_HOST_KUBECONFIG=')
+	setsid env "${e[@]}" "$BUILD/jobs/billing-sync" --listen \
+	    </dev/null >>"$LOG/billing-sync.log" 2>&1 &
+	echo $! >"$PIDS/billing-sync.pid"
+	setsid bash -c 'trap "kill \$! 2>/dev/null; exit 0" TERM
+	    while :; do env "$@" >/dev/null; sleep 300 & wait $!; done' billing \
+	    "${e[@]}" "$BUILD/jobs/billing-sync" </dev/null >>"$LOG/billing-sync.log" 2>&1 &
+	echo $! >"$PIDS/billing-schedule.pid"
+}
+
 jobs_start() {
 	local host=${HXB_HOST_KUBECONFIG:-} e
+	billing_jobs_start
 	[ -n "$host" ] || host=$(sed -n 's/^HXB_HOST_KUBECONFIG=//p' "$DIR/extra.env" 2>/dev/null | tail -n 1)
 	if [ -z "$host" ]; then
 		say "local Kubernetes for the workspaces (the first run builds kube-apiserver; minutes)"
@@ -576,6 +656,8 @@ jobs_start() {
 }
 
 jobs_stop() {
+	stop_pid billing-schedule TERM
+	stop_pid billing-sync TERM
 	stop_pid reconcile TERM
 	stop_pid provisioner TERM
 	stop_pid fake-k3s TERM
@@ -599,6 +681,7 @@ start_all() {
 	redis_start
 	nats_start
 	migrate		# also creates the JetStream stream
+	dev_prices
 	peers_start
 	handlers_start
 	nginx_start
@@ -615,6 +698,14 @@ stop_all() {
 	pg_stop
 }
 
+stripe_banner() {
+	if [ -s "$DIR/stripe/stripe-mock.pid" ]; then
+		echo "https://localhost:$STRIPE_PORT (stripe-mock, any sk_test_ key; CA $TLS/bundle.pem)"
+	else
+		echo "none: stripe-mock did not start (needs Go); billing calls fail"
+	fi
+}
+
 banner() {
 	cat <<EOS
 
@@ -626,12 +717,15 @@ Hexabase control plane: http://127.0.0.1:$PORT
   Redis       127.0.0.1:$REDIS_PORT and $RUN/redis.sock
   NATS        nats://127.0.0.1:$NATS_PORT (JetStream in $DIR/nats)
   dev IdP     https://127.0.0.1:$IDP_PORT (any login and password; CA $TLS/ca.crt)
+  Stripe      $(stripe_banner)
   secrets     $SECRETS
   try         curl -s 127.0.0.1:$PORT/readyz
   sign in     open http://127.0.0.1:$PORT/auth/login/dev in a browser, or see README
   kubectl     export PATH=$DIR/bin:\$PATH; hxb-credential login --server http://127.0.0.1:$PORT
               then the workspace's kubeconfig (README, "kubectl")
-  jobs        provisioner x2 and reconcile every minute, logs $LOG/provisioner.log
+  jobs        provisioner x2 and reconcile every minute, logs $LOG/provisioner.log;
+              billing-sync serving requests and every 5 minutes, $LOG/billing-sync.log
+  webhook     Stripe events: POST http://127.0.0.1:$PORT/webhooks/stripe, signed with $SECRETS/stripe_webhook_secret
   swap one    make restart-handler H=plans
   stop        Ctrl-C, or make stop
 
@@ -695,7 +789,7 @@ with-env)	# internal: exec a command with the handler environment
 	exec env "${henv[@]}" "$@"
 	;;
 *)
-	sed -n '2,22p' "$0" >&2
+	sed -n '2,/^set /{/^#/p}' "$0" >&2
 	exit 2
 	;;
 esac

@@ -182,17 +182,26 @@ cli_login() {
 
 bearer() { printf 'Authorization: Bearer %s' "$1"; }
 
-# A setting for one test only: the auth pool is swapped with more
-# variables, and swapped back by auth_pool_restore or at exit.
-auth_pool_saved=
-auth_pool_with() {
-	auth_pool_saved=$(cat "$S/extra.env")
-	trap auth_pool_restore EXIT
-	printf '%s\n' "$auth_pool_saved" "$@" >"$S/extra.env"
-	stack restart-handler "$S" auth >/dev/null 2>&1
+# A setting for one test only: a handler's pool is swapped with more
+# variables, and swapped back by pool_restore or at exit.
+#   pool_with NAME VAR=VALUE...    pool_restore
+pool_saved=
+pool_name=
+pool_with() {
+	local name=$1
+	shift
+	[ -n "$pool_name" ] || pool_saved=$(cat "$S/extra.env")
+	pool_name=$name
+	trap pool_restore EXIT
+	printf '%s\n' "$pool_saved" "$@" >"$S/extra.env"
+	stack restart-handler "$S" "$name" >/dev/null 2>&1
 }
-auth_pool_restore() {
-	printf '%s\n' "$auth_pool_saved" >"$S/extra.env"
-	stack restart-handler "$S" auth >/dev/null 2>&1
+pool_restore() {
+	[ -n "$pool_name" ] || return 0
+	printf '%s\n' "$pool_saved" >"$S/extra.env"
+	stack restart-handler "$S" "$pool_name" >/dev/null 2>&1
+	pool_name=
 	trap - EXIT
 }
+auth_pool_with() { pool_with auth "$@"; }
+auth_pool_restore() { pool_restore; }

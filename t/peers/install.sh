@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t/peers/install.sh: install the test peers' node modules (oidc-provider,
 # jose) and the test tooling's (yaml, ajv, ajv-formats and
-# @seriousme/openapi-schema-validator, for t/peers/oas-check.mjs) into
+# @seriousme/openapi-schema-validator, for t/peers/oas-check.mjs; stripe,
+# Stripe's official library, for t/peers/stripe-sign.mjs) into
 # t/peers/node_modules from the pinned package-lock.json.
 #
 # Usage: t/peers/install.sh            (no arguments; prints nothing on a
@@ -23,7 +24,7 @@ want=$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)
 present() {
 	local m
 	for m in oidc-provider jose yaml ajv ajv-formats \
-	    @seriousme/openapi-schema-validator; do
+	    @seriousme/openapi-schema-validator stripe; do
 		[ -d "node_modules/$m" ] || return 1
 	done
 }
