@@ -287,6 +287,8 @@ change(struct app *app, const char *method, const char *path,
 	stripe_idem_key(key, what, parts, nparts);
 	o = stripe_call(app, method, path, form, key, &sr);
 	stripe_resp_free(&sr);
+	log_info(&app->log, "billing: %s %s %s (Idempotency-Key %s)",
+	    o == STRIPE_OK ? "done" : "failed", method, path, key);
 	return o == STRIPE_OK ? 0 : -1;
 }
 
