@@ -183,16 +183,21 @@ cli_login() {
 bearer() { printf 'Authorization: Bearer %s' "$1"; }
 
 # A setting for one test only: a handler's pool is swapped with more
-# variables, and swapped back by pool_restore or at exit.
+# variables, and swapped back by pool_restore or at exit (before the
+# test's own EXIT trap, which is kept).
 #   pool_with NAME VAR=VALUE...    pool_restore
 pool_saved=
 pool_name=
+pool_prev_trap=
 pool_with() {
 	local name=$1
 	shift
-	[ -n "$pool_name" ] || pool_saved=$(cat "$S/extra.env")
+	if [ -z "$pool_name" ]; then
+		pool_saved=$(cat "$S/extra.env")
+		pool_prev_trap=$(trap -p EXIT)
+	fi
 	pool_name=$name
-	trap pool_restore EXIT
+	trap pool_exit EXIT
 	printf '%s\n' "$pool_saved" "$@" >"$S/extra.env"
 	stack restart-handler "$S" "$name" >/dev/null 2>&1
 }
@@ -201,7 +206,18 @@ pool_restore() {
 	printf '%s\n' "$pool_saved" >"$S/extra.env"
 	stack restart-handler "$S" "$pool_name" >/dev/null 2>&1
 	pool_name=
-	trap - EXIT
+	if [ -n "$pool_prev_trap" ]; then
+		eval "$pool_prev_trap"
+	else
+		trap - EXIT
+	fi
+}
+pool_exit() {
+	local c=$pool_prev_trap
+	pool_restore
+	[ -n "$c" ] || return 0
+	c=${c#trap -- }
+	eval "eval ${c% EXIT}"
 }
 auth_pool_with() { pool_with auth "$@"; }
 auth_pool_restore() { pool_restore; }
