@@ -247,7 +247,8 @@ items_of(struct app *app, const char *org, json_t *sub, PGresult **desired,
 		items[n].have = json_integer_value(json_object_get(it,
 		    "quantity"));
 		items[n].want = 0;
-		if (items[n].id == NULL || items[n].price == NULL)
+		/* Item ids go into paths: only well-formed ones. */
+		if (!stripe_id_ok(items[n].id, "si_") || items[n].price == NULL)
 			continue;
 		buf_addf(fp, "%s:%s:%lld;", items[n].id, items[n].price,
 		    items[n].have);

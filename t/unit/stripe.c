@@ -1,7 +1,8 @@
 /*
- * stripe: the Stripe-Signature check.  The expected signatures were made
- * with openssl (`openssl dgst -sha256 -hmac SECRET` over "<t>.<body>"),
- * not with the code under test.
+ * stripe: the Stripe-Signature check, and what the API client builds.
+ * The expected signatures were made with openssl (`openssl dgst -sha256
+ * -hmac SECRET` over "<t>.<body>"), the expected key digest with
+ * sha256sum, not with the code under test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "stripe.h"
 
 #define T	1700000000LL
@@ -145,6 +147,63 @@ test_text(void **state)
 	assert_string_equal(stripe_sig_text(STRIPE_SIG__MAX), "unknown");
 }
 
+/* Form bodies as Stripe takes them: brackets and separators escaped. */
+static void
+test_form(void **state)
+{
+	struct buf	 b = BUF_INIT(0);
+
+	(void)state;
+	stripe_form_add(&b, "mode", "subscription");
+	stripe_form_add(&b, "line_items[0][price]", "price_1");
+	stripe_form_add(&b, "success_url",
+	    "https://x.test/b?o=1&session_id={CHECKOUT_SESSION_ID}");
+	stripe_form_add(&b, "name", "Acme & Co");
+	assert_false(b.failed);
+	assert_string_equal(buf_cstr(&b), "mode=subscription&"
+	    "line_items%5B0%5D%5Bprice%5D=price_1&"
+	    "success_url=https%3A%2F%2Fx.test%2Fb%3Fo%3D1%26session_id%3D"
+	    "%7BCHECKOUT_SESSION_ID%7D&name=Acme+%26+Co");
+	buf_release(&b);
+}
+
+/* The same facts, the same key; parts cannot run into each other. */
+static void
+test_idem_key(void **state)
+{
+	const char	*p1[] = { "sub_1", "add", "price_x" };
+	const char	*p2[] = { "sub_1", "add", "price_y" };
+	const char	*p3[] = { "sub_1a", "dd", "price_x" };
+	char		 k1[STRIPE_IDEM_MAX], k2[STRIPE_IDEM_MAX];
+
+	(void)state;
+	stripe_idem_key(k1, "item", p1, 3);
+	assert_string_equal(k1, "hxb-item-906cfdd26581a4bd85cb69f055fe7700"
+	    "3770a459f7c1e5b0ed582d1eb6803fa3");
+	stripe_idem_key(k2, "item", p1, 3);
+	assert_string_equal(k1, k2);
+	stripe_idem_key(k2, "item", p2, 3);
+	assert_string_not_equal(k1, k2);
+	stripe_idem_key(k2, "item", p3, 3);
+	assert_string_not_equal(k1, k2);
+	stripe_idem_key(k2, "cancel", p1, 3);
+	assert_string_not_equal(k1, k2);
+	assert_true(strlen(k1) < 255);	/* Stripe's limit */
+}
+
+static void
+test_id_ok(void **state)
+{
+	(void)state;
+	assert_true(stripe_id_ok("cus_RoLCW0WcAUwTiUM", "cus_"));
+	assert_true(stripe_id_ok("sub_1_a", "sub_"));
+	assert_false(stripe_id_ok("cus_", "cus_"));
+	assert_false(stripe_id_ok("sub_1", "cus_"));
+	assert_false(stripe_id_ok("cus_1;drop", "cus_"));
+	assert_false(stripe_id_ok("cus_1/../x", "cus_"));
+	assert_false(stripe_id_ok(NULL, "cus_"));
+}
+
 int
 main(void)
 {
@@ -157,6 +216,9 @@ main(void)
 		cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_form),
+		cmocka_unit_test(test_idem_key),
+		cmocka_unit_test(test_id_ok),
 	};
 
 	cmocka_set_message_output(CM_OUTPUT_TAP);
