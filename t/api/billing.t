@@ -157,4 +157,52 @@ pool_restore
 api "$ADM" POST "$B/portal-session"
 is "$STATUS" 201 "the pool restored: 201 again"
 
+# --- 429 from Stripe: tried again, with the same Idempotency-Key -----------------------
+# A real nginx in front of stripe-mock lets one request a second through
+# (limit_req) and answers 429 to the rest, as Stripe does to a client
+# over its rate; its access log shows what reached it.
+FRONT=$(mktemp -d /tmp/hxb-front.XXXXXX)
+FPORT=$(free_port)
+cat >"$FRONT/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $FRONT/nginx.pid;
+error_log $FRONT/error.log warn;
+events { worker_connections 64; }
+http {
+    log_format front '\$status \$request_method \$uri \$http_idempotency_key';
+    access_log $FRONT/access.log front;
+    client_body_temp_path $FRONT/body;
+    proxy_temp_path $FRONT/proxy;
+    fastcgi_temp_path $FRONT/fcgi;
+    uwsgi_temp_path $FRONT/uwsgi;
+    scgi_temp_path $FRONT/scgi;
+    limit_req_zone \$server_name zone=stripe:1m rate=1r/s;
+    limit_req_status 429;
+    server {
+        listen 127.0.0.1:$FPORT ssl;
+        server_name localhost;
+        ssl_certificate $S/tls/server.crt;
+        ssl_certificate_key $S/tls/server.key;
+        location / {
+            limit_req zone=stripe nodelay;
+            proxy_pass http://unix:$S/stripe/stripe-mock.sock:;
+        }
+    }
+}
+CONF
+nginx -c "$FRONT/nginx.conf" -p "$FRONT" 2>"$FRONT/start.log"
+ok $? "a rate-limiting nginx in front of stripe-mock"
+pool_with billing "HXB_STRIPE_API_URL=https://localhost:$FPORT" HXB_STRIPE_RETRIES=6
+curl -s -o /dev/null --cacert "$S/tls/ca.crt" "https://localhost:$FPORT/v1/customers/cus_1" -u sk_test_1:
+api "$ADM" POST "$B/portal-session"
+is "$STATUS" 201 "Stripe answering 429 at first: the portal session is made all the same"
+log=$(grep ' POST /v1/billing_portal/sessions ' "$FRONT/access.log")
+like "$(printf '%s\n' "$log" | awk '{print $1}' | tr '\n' ' ')" '^(429 )+200 $' "... after one or more 429s, tried again until 200"
+is "$(printf '%s\n' "$log" | awk '{print $4}' | sort -u | wc -l)" 1 "... every attempt with the same Idempotency-Key"
+like "$(printf '%s\n' "$log" | awk '{print $4}' | head -n 1)" '^hxb-portal-[0-9a-f]{64}$' "... one of ours"
+pool_restore
+kill "$(cat "$FRONT/nginx.pid")" 2>/dev/null
+rm -rf "$FRONT"
+
 done_testing
