@@ -31,6 +31,10 @@
 #   HXB_NATS_TOKEN_FILE                  NATS token
 #   HXB_MIGRATE_DATABASE_PASSWORD_FILE   password of the owner role, for
 #                                        migrate (with HXB_MIGRATE_DATABASE_URL)
+#   HXB_MASTER_KEY_FILE                  the key sealing the signing keys
+#   HXB_STRIPE_SECRET_KEY_FILE           Stripe API key (billing)
+#   HXB_STRIPE_WEBHOOK_SECRET_FILE       the webhook's signing secret (and
+#                                        ..._PREVIOUS_FILE during a rotation)
 # The files must be readable by uid 10001.
 #
 # The image runs as uid/gid 10001 ("hexabase") and writes only under

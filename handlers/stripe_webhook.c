@@ -203,7 +203,15 @@ post_event(struct req *r)
 		log_error(&app->log, "stripe event %s not applied: %s",
 		    event_id, app->db.errmsg);
 		json_decref(ev);
-		db_unavailable(r);
+		/* Data the schema cannot take (classes 22, 23) will not
+		 * take later either: say so, rather than "try again". */
+		if (app->db.err == DB_ERR_QUERY && (strncmp(app->db.sqlstate,
+		    "22", 2) == 0 || strncmp(app->db.sqlstate, "23", 2) == 0)) {
+			db_rollback(&app->db);
+			http_problem(r, PROBLEM_BAD_REQUEST, "the event's data "
+			    "could not be applied", NULL);
+		} else
+			db_unavailable(r);
 		return;
 	}
 	snprintf(outcome, sizeof(outcome), "%s", PQgetvalue(res, 0, 0));

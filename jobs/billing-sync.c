@@ -53,6 +53,8 @@
 #define FILTER		"hexabase.cp.billing.>"
 #define ITEMS_MAX	20		/* Stripe's cap per subscription */
 #define BATCH		32
+#define HELD_DELAY_MS	2000		/* another run holds the organization */
+#define FAILED_DELAY_MS	30000		/* Stripe or the database failed */
 
 static const struct db_stmt st_lock = { "bs_lock",
     "SELECT pg_try_advisory_lock(hashtextextended('hxb-billing:' || $1, 0))",
@@ -424,7 +426,9 @@ records(struct app *app, const char *org, const char *cus, const char *sub)
 	struct buf		 path = BUF_INIT(0), form = BUF_INIT(0);
 	const char		*params[3];
 	json_t			*inv;
-	char			*text, total[24];
+	char			*text, total[24], now[24];
+	char			 key[STRIPE_IDEM_MAX];
+	const char		*parts[2];
 	size_t			 i;
 	int			 rc = 0;
 
@@ -447,10 +451,17 @@ records(struct app *app, const char *org, const char *cus, const char *sub)
 	params[0] = org;
 	if (sub != NULL) {
 		/* The invoice the subscription will make next, previewed. */
+		/* A preview changes nothing; its key is this run's, so that
+		 * a retry is the same request but no later run gets an old
+		 * answer back. */
+		snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+		parts[0] = sub;
+		parts[1] = now;
+		stripe_idem_key(key, "preview", parts, 2);
 		stripe_form_add(&form, "customer", cus);
 		stripe_form_add(&form, "subscription", sub);
 		if (stripe_call(app, "POST", "/v1/invoices/create_preview",
-		    buf_cstr(&form), NULL, &sr) == STRIPE_OK &&
+		    buf_cstr(&form), key, &sr) == STRIPE_OK &&
 		    json_is_integer(json_object_get(sr.json, "total"))) {
 			snprintf(total, sizeof(total), "%lld",
 			    (long long)json_integer_value(json_object_get(
@@ -527,7 +538,10 @@ enforce(struct app *app, const char *org, struct totals *t)
 	return 0;
 }
 
-/* One organization, under its lock.  0, or -1 (logged). */
+/*
+ * One organization, under its lock.  0 done, 1 another run holds it, -1
+ * failed (logged).
+ */
 static int
 sync_org(struct app *app, const char *org, struct totals *t)
 {
@@ -544,7 +558,7 @@ sync_org(struct app *app, const char *org, struct totals *t)
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		PQclear(res);
 		log_info(&app->log, "billing: %s: another run holds it", org);
-		return 0;
+		return 1;
 	}
 	PQclear(res);
 	t->orgs++;
@@ -601,7 +615,7 @@ sync_all(struct app *app, const char *only, struct totals *t)
 			return -1;
 		n = PQntuples(res);
 		for (i = 0; i < n && !app_stopping(); i++)
-			if (sync_org(app, PQgetvalue(res, i, 0), t) != 0)
+			if (sync_org(app, PQgetvalue(res, i, 0), t) < 0)
 				rc = -1;
 		if (n > 0)
 			snprintf(last, sizeof(last), "%s",
@@ -620,7 +634,7 @@ listen_loop(struct app *app, struct totals *t)
 	natsMsgList	 list;
 	long		 poll = (long)config_int(&app->cfg, CFG_WORKER_POLL_MS);
 	char		 orgs[BATCH][ID_BUFSZ];
-	int		 n, i, j, norgs;
+	int		 n, i, j, norgs, of[BATCH], rc[BATCH];
 	json_t		*m;
 
 	while (!app_stopping()) {
@@ -641,6 +655,7 @@ listen_loop(struct app *app, struct totals *t)
 		for (i = 0; i < n; i++) {
 			const char *org;
 
+			of[i] = -1;
 			m = json_loadb(natsMsg_GetData(list.Msgs[i]),
 			    (size_t)natsMsg_GetDataLength(list.Msgs[i]), 0,
 			    NULL);
@@ -653,15 +668,25 @@ listen_loop(struct app *app, struct totals *t)
 				if (j == norgs)
 					snprintf(orgs[norgs++], ID_BUFSZ, "%s",
 					    org);
+				of[i] = j;
 			}
 			json_decref(m);
 		}
 		for (j = 0; j < norgs; j++)
-			if (sync_org(app, orgs[j], t) != 0)
+			if ((rc[j] = sync_org(app, orgs[j], t)) < 0)
 				log_warn(&app->log, "billing: %s: not synced; "
-				    "the schedule will try again", orgs[j]);
-		for (i = 0; i < n; i++)
-			natsMsg_Ack(list.Msgs[i], NULL);
+				    "asked again later", orgs[j]);
+		/* A request whose organization another run held, or whose
+		 * sync failed, comes back: the change it announces may not
+		 * have been seen. */
+		for (i = 0; i < n; i++) {
+			if (of[i] < 0 || rc[of[i]] == 0)
+				natsMsg_Ack(list.Msgs[i], NULL);
+			else
+				natsMsg_NakWithDelay(list.Msgs[i],
+				    rc[of[i]] > 0 ? HELD_DELAY_MS :
+				    FAILED_DELAY_MS, NULL);
+		}
 		natsMsgList_Destroy(&list);
 	}
 	if (sub != NULL)

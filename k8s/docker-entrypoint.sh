@@ -46,6 +46,10 @@
 #   HXB_REDIS_PASSWORD_FILE      Redis AUTH password
 #   HXB_NATS_TOKEN_FILE          NATS token
 #   HXB_MIGRATE_DATABASE_PASSWORD_FILE   (above) password of hxb_owner
+#   HXB_MASTER_KEY_FILE          the key sealing the signing keys
+#   HXB_STRIPE_SECRET_KEY_FILE   Stripe API key (billing)
+#   HXB_STRIPE_WEBHOOK_SECRET_FILE   the webhook's signing secret (and
+#                                ..._PREVIOUS_FILE during a rotation)
 # Setting both a variable and its _FILE twin is a configuration error.
 set -Eeuo pipefail
 

@@ -766,7 +766,8 @@ outbox_take(struct req *r)
 }
 
 /*
- * After the commit: publish each row with its task id as Nats-Msg-Id,
+ * After the commit: publish each row with its task id as Nats-Msg-Id
+ * (outbox:<row id> for a row that has none),
  * then mark what went out as published, as the caller (the outbox's
  * policy).  What could not go out stays for the relay; nothing here
  * changes the answer already decided.
@@ -783,9 +784,14 @@ outbox_publish(struct req *r)
 
 	buf_addch(&ids, '{');
 	for (i = 0; i < outbox.n; i++) {
+		char	 mid[64];
+
+		/* The relay's Nats-Msg-Id for the same row (jobs/reconcile). */
+		snprintf(mid, sizeof(mid), "outbox:%s", outbox.rows[i].id);
 		if (bus_publish(&r->app->bus, outbox.rows[i].subject,
 		    outbox.rows[i].payload, strlen(outbox.rows[i].payload),
-		    r->request_id, outbox.rows[i].task_id) != 0)
+		    r->request_id, outbox.rows[i].task_id != NULL ?
+		    outbox.rows[i].task_id : mid) != 0)
 			log_warn(&r->app->log, "outbox row %s (%s) not "
 			    "published, left for the relay: %s",
 			    outbox.rows[i].id, outbox.rows[i].subject,

@@ -21,7 +21,9 @@ is "$from_doc" "$from_code" "CONFIG.md lists every variable with its default"
 
 secrets_doc=$(sed -n 's/^| `\(HXB_[A-Z0-9_]*\)` |[^|]*|[^|]*|[^|]*| yes |.*/\1/p' "$doc" | sort | tr '\n' ' ')
 secrets_code=$(HXB_DATABASE_URL=x HXB_DATABASE_PASSWORD=a HXB_REDIS_PASSWORD=b \
-    HXB_NATS_TOKEN=c HXB_MASTER_KEY=d "$B/handlers/health" --print-config |
+    HXB_NATS_TOKEN=c HXB_MASTER_KEY=d HXB_STRIPE_SECRET_KEY=e \
+    HXB_STRIPE_WEBHOOK_SECRET=f HXB_STRIPE_WEBHOOK_SECRET_PREVIOUS=g \
+    "$B/handlers/health" --print-config |
     sed -n 's/^\(HXB_[A-Z0-9_]*\)=\*\*\*\*\*\*\*\*.*/\1/p' | sort | tr '\n' ' ')
 is "$secrets_doc" "$secrets_code" "CONFIG.md marks exactly the secret variables"
 

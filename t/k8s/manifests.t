@@ -26,7 +26,8 @@ for o in configmap/hexabase-config service/hexabase-control-plane \
     deployment.apps/hexabase-control-plane job.batch/hexabase-migrate \
     cronjob.batch/hexabase-rotate-keys deployment.apps/hexabase-provisioner \
     cronjob.batch/hexabase-reconcile serviceaccount/hexabase-provisioner \
-    clusterrole.rbac.authorization.k8s.io/hexabase-provisioner; do
+    clusterrole.rbac.authorization.k8s.io/hexabase-provisioner \
+    deployment.apps/hexabase-billing-sync cronjob.batch/hexabase-billing-sync; do
 	like "$out" "^$o created \\(server dry run\\)" "$o is accepted"
 done
 unlike "$out" "unknown field|Error" "no unknown field, no error"
