@@ -310,6 +310,29 @@ send_session(struct req *r, const struct stripe_resp *sr)
 }
 
 /*
+ * Ask Stripe for a session (Checkout, portal) for the person waiting, and
+ * answer with its URL.  The key is the request's: a retry inside the call
+ * is the same request, a new click a new session.
+ */
+static void
+create_session(struct req *r, const char *org, const char *what,
+    const char *path, struct buf *form)
+{
+	const char		*parts[2] = { org, r->request_id };
+	char			 key[STRIPE_IDEM_MAX];
+	struct stripe_resp	 sr;
+	enum stripe_outcome	 o;
+
+	stripe_idem_key(key, what, parts, 2);
+	if ((o = stripe_call(r->app, "POST", path, buf_cstr(form), key,
+	    &sr)) != STRIPE_OK)
+		stripe_problem(r, o, &sr);
+	else
+		send_session(r, &sr);
+	stripe_resp_free(&sr);
+}
+
+/*
  * The organization's customer, made now if it has none: its id in
  * cus[256].  0, or -1 (answered).
  */
@@ -381,16 +404,12 @@ post_checkout(struct req *r)
 				    &st_items, &st_org };
 	const char		*op[1] = { org };
 	const char *const	*params[4] = { op, op, op, op };
-	const char		*parts[2];
 	PGresult		*out[4] = { NULL, NULL, NULL, NULL };
-	struct stripe_resp	 sr;
 	struct buf		 form = BUF_INIT(0), u = BUF_INIT(0);
-	enum stripe_outcome	 o;
-	char			 cus[256], key[STRIPE_IDEM_MAX], k[64];
+	char			 cus[256], k[64];
 	const char		*name;
 	int			 i;
 
-	memset(&sr, 0, sizeof(sr));
 	if (org_ok(r, &p, org) != 0 ||
 	    tenant_read(r, &p, 4, st, params, out) != 0)
 		return;
@@ -432,16 +451,8 @@ post_checkout(struct req *r)
 	buf_reset(&u);
 	return_url(r, org, "checkout=canceled", &u);
 	stripe_form_add(&form, "cancel_url", buf_cstr(&u));
-	parts[0] = org;
-	parts[1] = r->request_id;
-	stripe_idem_key(key, "checkout", parts, 2);
-	if ((o = stripe_call(r->app, "POST", "/v1/checkout/sessions",
-	    buf_cstr(&form), key, &sr)) != STRIPE_OK)
-		stripe_problem(r, o, &sr);
-	else
-		send_session(r, &sr);
+	create_session(r, org, "checkout", "/v1/checkout/sessions", &form);
 out:
-	stripe_resp_free(&sr);
 	buf_release(&form);
 	buf_release(&u);
 	for (i = 0; i < 4; i++)
@@ -456,14 +467,9 @@ post_portal(struct req *r)
 	const struct db_stmt	*st[2] = { &tenant_st_org_role, &st_account };
 	const char		*op[1] = { org };
 	const char *const	*params[2] = { op, op };
-	const char		*parts[2];
 	PGresult		*out[2] = { NULL, NULL };
-	struct stripe_resp	 sr;
 	struct buf		 form = BUF_INIT(0), u = BUF_INIT(0);
-	enum stripe_outcome	 o;
-	char			 key[STRIPE_IDEM_MAX];
 
-	memset(&sr, 0, sizeof(sr));
 	if (org_ok(r, &p, org) != 0 ||
 	    tenant_read(r, &p, 2, st, params, out) != 0)
 		return;
@@ -477,16 +483,8 @@ post_portal(struct req *r)
 	stripe_form_add(&form, "customer", PQgetvalue(out[1], 0, A_CUSTOMER));
 	return_url(r, org, NULL, &u);
 	stripe_form_add(&form, "return_url", buf_cstr(&u));
-	parts[0] = org;
-	parts[1] = r->request_id;
-	stripe_idem_key(key, "portal", parts, 2);
-	if ((o = stripe_call(r->app, "POST", "/v1/billing_portal/sessions",
-	    buf_cstr(&form), key, &sr)) != STRIPE_OK)
-		stripe_problem(r, o, &sr);
-	else
-		send_session(r, &sr);
+	create_session(r, org, "portal", "/v1/billing_portal/sessions", &form);
 out:
-	stripe_resp_free(&sr);
 	buf_release(&form);
 	buf_release(&u);
 	PQclear(out[0]);

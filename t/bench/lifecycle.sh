@@ -20,6 +20,7 @@ export WORKERS=${WORKERS:-4} BUILD=build
 . "$ROOT/t/bench/record.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port) IDP_PORT=$(free_port) TLS_PORT=$(free_port)
+export STRIPE_PORT=$(free_port)
 TMP=$(mktemp -d /tmp/hxb-bench-lc.XXXXXX)
 STACK=$TMP/stack
 printf 'HXB_AUTH_SESSION_RATE_LIMIT=100000000\n' >"$TMP/extra.env"

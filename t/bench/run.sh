@@ -8,6 +8,10 @@
 #   (e) GET /api/v1/organizations/{orgId}/workspaces/{wsId}: authentication,
 #       the organization role, row-level security, one transaction,
 #   (f) a page of 100 from an organization of 100 000 workspaces,
+#   (h) GET /api/v1/organizations/{orgId}/billing: authentication, the
+#       organization role, the billing account and the workspaces' plans,
+#   (i) POST /webhooks/stripe with an event seen before: Stripe-Signature
+#       verified, the event parsed, its transaction finding it stored,
 # plus (b) with the plans catalog cache off, a handler swap under load, and
 # the effective groups of a user at depth 50 of 10 000 groups (in SQL).
 # Prints requests/s and p99 for each and the ratio b/a, and records them in
@@ -33,6 +37,9 @@ export WORKERS=${WORKERS:-4} BUILD=build STACK_BENCH=1
 . "$ROOT/t/bench/record.sh"
 export PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port)
 export NATS_PORT=$(free_port) IDP_PORT=$(free_port) TLS_PORT=$(free_port)
+export STRIPE_PORT=$(free_port)
+# wrk's events come from one address: nginx's webhook limit must not count.
+export NGINX_WEBHOOK_RATE=1000000r/s NGINX_WEBHOOK_BURST=1000000
 TMP=$(mktemp -d /tmp/hxb-bench.XXXXXX)
 STACK=$TMP/stack
 # wrk sends everything from one address: raise the per-address limit of
@@ -91,6 +98,7 @@ for i in $(seq "$ROUNDS"); do
 	run plans.$i /api/v1/plans/free
 	run me.$i /auth/me -H "Authorization: Bearer $AT"
 	run ws.$i "$WSPATH" -H "Authorization: Bearer $AT"
+	run billing.$i "/api/v1/organizations/$ORG/billing" -H "Authorization: Bearer $AT"
 done
 run static /bench/static
 
@@ -121,6 +129,23 @@ median hello >"$TMP/hello"
 median plans >"$TMP/plans"
 median me >"$TMP/me"
 median ws >"$TMP/ws"
+median billing >"$TMP/billing"
+
+# (i) An event Stripe sends again: signed now by Stripe's library (the
+# tolerance is 300 s), stored once before the run.
+ev=$(jq -cn --arg org "$ORG" '{id: "evt_bench_1", object: "event",
+    type: "invoice.upcoming", created: now | floor, livemode: false,
+    data: {object: {id: "in_bench", object: "invoice", customer: "cus_bench"}}}')
+sig=$(printf '%s' "$ev" | node t/peers/stripe-sign.mjs \
+    --secret-file "$STACK/secrets/stripe_webhook_secret")
+jq -rn --arg b "$ev" --arg s "$sig" '"wrk.method = \"POST\"\n" +
+    "wrk.headers[\"Content-Type\"] = \"application/json\"\n" +
+    "wrk.headers[\"Stripe-Signature\"] = \"" + $s + "\"\n" +
+    "wrk.body = " + ($b | tojson)' >"$TMP/webhook.lua"
+[ "$(curl -s -X POST -H 'Content-Type: application/json' -H "Stripe-Signature: $sig" \
+    --data-binary "$ev" "$URL/webhooks/stripe" | jq -r .outcome)" = ignored ] ||
+    { echo "bench: the webhook did not take the event" >&2; exit 1; }
+run webhook /webhooks/stripe -s "$TMP/webhook.lua"
 
 . "$STACK/stack.env"
 bsql() {
@@ -226,6 +251,10 @@ read -r f_rps f_p99 f_err <"$TMP/ws"
 read -r g_rps g_p99 g_err <"$TMP/list"
 read -r h_rps h_p99 h_err <"$TMP/list8"
 read -r t_rps t_p99 t_err <"$TMP/token"
+read -r i_rps i_p99 i_err <"$TMP/billing"
+read -r j_rps j_p99 j_err <"$TMP/webhook"
+ratio_billing=$(ratio_of billing)
+ratio_webhook=$(awk -v b="$j_rps" -v a="$a_rps" 'BEGIN { printf "%.2f", b / a }')
 ratio_me=$(ratio_of me)
 ratio_ws=$(ratio_of ws)
 ws_p99s=$(for i in $(seq "$ROUNDS"); do cut -d' ' -f2 "$TMP/ws.$i"; done | paste -sd, | sed 's/,/, /g')
@@ -237,7 +266,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 table=$(cat <<EOS
 Run of $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores ($cpu), $mem,
-$(uname -sr); wrk -t2 -c64 on the same machine; (a), (b), (d) and (e) in
+$(uname -sr); wrk -t2 -c64 on the same machine; (a), (b), (d), (e) and (h) in
 $ROUNDS interleaved rounds of ${SECS}s (medians shown), (g) and
 \`openssl speed\` in $TROUNDS rounds of their own, (c) and the uncached
 (b) once; $WORKERS FastCGI workers per program; nginx $(nginx -v 2>&1 | sed 's|.*/||'),
@@ -254,6 +283,8 @@ $ROUNDS interleaved rounds of ${SECS}s (medians shown), (g) and
 | (f) a page of 100 of 100 000 workspaces, \`?limit=100&cursor=\` | $g_rps | $g_p99 | $g_err |
 | (f) the same at 8 connections | $h_rps | $h_p99 | $h_err |
 | (g) \`POST /api/v1/workspaces/{wsId}/token\` (RS256, $ngroups groups from a hierarchy 10 deep) | $t_rps | $t_p99 | $t_err |
+| (h) \`GET /api/v1/organizations/{orgId}/billing\` (auth, role, account and plans) | $i_rps | $i_p99 | $i_err |
+| (i) \`POST /webhooks/stripe\`, an event seen before (signature, parse, one transaction) | $j_rps | $j_p99 | $j_err |
 
 **b/a = $ratio** (target >= 0.6); with the cache off b/a = $ratio_nc.
 **d/a = $ratio_me** (target >= 0.5); p99 of (d) by round: $me_p99s ms
@@ -264,6 +295,7 @@ $ROUNDS interleaved rounds of ${SECS}s (medians shown), (g) and
 **g / RSA = $ratio_tok** (target >= 0.7): (g) against
 \`openssl speed -seconds 3 rsa2048\` in the same round (median $rsa
 signs/s, one process).
+**h/a = $ratio_billing**; **i/a = $ratio_webhook** (one run).
 Effective groups at depth 50 of 10 000 groups (500 calls, inside
 PostgreSQL): median $eg_p50 ms, p99 $eg_p99 ms (target < 2 ms).
 
