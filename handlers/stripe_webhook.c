@@ -50,18 +50,27 @@ static const struct route routes[] = {
 	    "stripe_webhook", raw_body, NULL },
 };
 
-/* Whether s matches the anchored extended regular expression re. */
-static bool
-matches(const char *s, const char *re)
-{
-	regex_t	 rx;
-	bool	 ok;
+/* The shapes of an event's id and type, compiled once per process. */
+enum shape { SHAPE_ID, SHAPE_TYPE, SHAPE__MAX };
+static const char *const shapes[SHAPE__MAX] = {
+	[SHAPE_ID] = "^evt_[A-Za-z0-9_]{1,200}$",
+	[SHAPE_TYPE] = "^[a-z0-9_]+(\\.[a-z0-9_]+)*$",
+};
+static regex_t	 shape_rx[SHAPE__MAX];
+static bool	 shape_ready[SHAPE__MAX];
 
-	if (s == NULL || regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) != 0)
+static bool
+matches(const char *s, enum shape k)
+{
+	if (s == NULL)
 		return false;
-	ok = regexec(&rx, s, 0, NULL, 0) == 0;
-	regfree(&rx);
-	return ok;
+	if (!shape_ready[k]) {
+		if (regcomp(&shape_rx[k], shapes[k], REG_EXTENDED |
+		    REG_NOSUB) != 0)
+			return false;
+		shape_ready[k] = true;
+	}
+	return regexec(&shape_rx[k], s, 0, NULL, 0) == 0;
 }
 
 /*
@@ -75,11 +84,10 @@ event_problem(const json_t *ev)
 
 	if (!json_is_object(ev))
 		return "the event is not a JSON object";
-	if (!matches(json_string_value(json_object_get(ev, "id")),
-	    "^evt_[A-Za-z0-9_]{1,200}$"))
+	if (!matches(json_string_value(json_object_get(ev, "id")), SHAPE_ID))
 		return "the event has no id of the form evt_...";
 	if (!matches(json_string_value(json_object_get(ev, "type")),
-	    "^[a-z0-9_]+(\\.[a-z0-9_]+)*$") ||
+	    SHAPE_TYPE) ||
 	    strlen(json_string_value(json_object_get(ev, "type"))) > 100)
 		return "the event has no type";
 	if (!json_is_integer(created) || json_integer_value(created) <= 0)
@@ -216,12 +224,16 @@ post_event(struct req *r)
 	}
 	snprintf(outcome, sizeof(outcome), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if ((res = db_exec(&app->db, &st_outbox, NULL)) == NULL) {
+	/* A duplicate wrote nothing to publish. */
+	if (strcmp(outcome, "duplicate") == 0)
+		res = NULL;
+	else if ((res = db_exec(&app->db, &st_outbox, NULL)) == NULL) {
 		json_decref(ev);
 		db_unavailable(r);
 		return;
 	}
-	for (i = 0; i < PQntuples(res) && n < OUTBOX_MAX; i++, n++) {
+	for (i = 0; res != NULL && i < PQntuples(res) && n < OUTBOX_MAX; i++,
+	    n++) {
 		struct buf mid = BUF_INIT(256);
 
 		if (!PQgetisnull(res, i, 3))
@@ -269,6 +281,12 @@ out:
 int
 main(int argc, char **argv)
 {
-	return app_main("stripe_webhook", routes, sizeof(routes) /
+	int	 rc, k;
+
+	rc = app_main("stripe_webhook", routes, sizeof(routes) /
 	    sizeof(routes[0]), argc, argv);
+	for (k = 0; k < SHAPE__MAX; k++)
+		if (shape_ready[k])
+			regfree(&shape_rx[k]);
+	return rc;
 }
