@@ -390,7 +390,9 @@ END $$;
  *   customer.subscription.*	     status and period
  *				     (hxb_billing_subscription); a price
  *				     changed in Stripe moves the workspaces
- *				     (hxb_billing_replan)
+ *				     (hxb_billing_replan); deleted while
+ *				     paid workspaces run: past due, as a
+ *				     failed payment
  *   invoice.paid		     paid up: held workspaces resumed
  *   invoice.payment_failed	     past due since then; past grace_s,
  *				     paid workspaces suspended
@@ -476,6 +478,18 @@ BEGIN
                 VALUES (org, 'hexabase.cp.billing.sync',
                         jsonb_build_object('organization_id', org,
                                            'reason', typ));
+        END IF;
+        -- The subscription ended (Stripe cancels one whose payments
+        -- failed to the end of its retries) while paid workspaces run:
+        -- nothing pays for them, as after a failed payment.
+        IF verdict = 'applied' AND typ = 'customer.subscription.deleted'
+           AND EXISTS (SELECT FROM workspaces w JOIN plans p ON p.id = w.plan_id
+                       WHERE w.organization_id = org AND p.price_cents > 0
+                       AND w.status NOT IN ('deleting', 'deleted')) THEN
+            UPDATE billing_accounts SET
+                past_due_since = coalesce(past_due_since, seen)
+                WHERE organization_id = org;
+            PERFORM hxb_billing_enforce(org, grace_s);
         END IF;
     ELSIF typ IN ('invoice.paid', 'invoice.payment_failed') THEN
         PERFORM hxb_billing_invoice(org, obj, seen);

@@ -44,7 +44,7 @@ SET client_min_messages = warning;
 \set wd1 'ws-7d111111111111111111111111'
 
 BEGIN;
-SELECT plan(106);
+SELECT plan(107);
 
 -- The operator's prices.
 UPDATE plans SET stripe_price_id = 'price_test_pro' WHERE id = 'pro';
@@ -380,6 +380,8 @@ SELECT pg_temp.evt('evt_7a_sub_deleted', 'customer.subscription.deleted', :T0 + 
         'current_period_start', :T0 + 2592000, 'current_period_end', :T0 + 5184000)) AS ev \gset
 SELECT is(pg_temp.apply(:'ev'), 'applied', 'customer.subscription.deleted: applied');
 SELECT is((SELECT subscription_status FROM billing_accounts WHERE organization_id = :'A'), 'canceled', '... canceled');
+SELECT is((SELECT past_due_since FROM billing_accounts WHERE organization_id = :'A'), to_timestamp(:T0 + 400),
+    '... with paid workspaces still there, the organization is past due from then, as after a failed payment');
 SELECT pg_temp.evt('evt_7a_sub_zombie', 'customer.subscription.updated', :T0 + 410,
     jsonb_build_object('id', 'sub_7a', 'object', 'subscription', 'customer', 'cus_7a', 'status', 'active',
         'current_period_start', :T0 + 2592000, 'current_period_end', :T0 + 5184000),
