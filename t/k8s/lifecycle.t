@@ -265,12 +265,20 @@ pool_with stripe_webhook HXB_BILLING_GRACE_S=0
 t0=$(($(date +%s) - 60))
 stripe_event invoice.payment_failed "$t0"
 is "$STATUS $(jqb .outcome)" "200 applied" "invoice.payment_failed, past the grace period (0 here)"
-ok "$(wait_status "$WS" suspended 30; echo $?)" "... the paid workspace is suspended by the worker"
+reconcile --relay >/dev/null	# what NATS did not take from the webhook, if any
+ok "$(wait_status "$WS" suspended 90; echo $?)" "... the paid workspace is suspended by the worker"
 is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
     '[0,"true"]' "... its control plane scaled to zero"
 stripe_event invoice.paid $((t0 + 30))
 is "$STATUS $(jqb .outcome)" "200 applied" "invoice.paid"
-ok "$(wait_status "$WS" running 30; echo $?)" "... the workspace billing suspended runs again"
+reconcile --relay >/dev/null
+ok "$(wait_status "$WS" running 90; echo $?)" "... the workspace billing suspended runs again"
+[ "$(ws_status "$WS")" = running ] || {
+	diag "workspace $(ws_status "$WS"); its billing tasks:"
+	sql "SELECT type, status, attempts, coalesce(last_error, '') FROM tasks WHERE workspace_id = '$WS' AND type IN ('suspend_workspace', 'resume_workspace') ORDER BY created_at" |
+	    sed 's/^/#   /'
+	grep -h 'resume\|suspend' "$TB/provisioner.log" | tail -n 20 | sed 's/^/#   /'
+}
 is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
     '[1,null]' "... one replica"
 is "$(sql "SELECT billing_hold FROM workspaces WHERE id = '$WS'")" f "... no longer held"
