@@ -247,43 +247,6 @@ ok "$(wait_status "$WS" running 30; echo $?)" "resumed, it runs again"
 is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
     '[1,null]' "... one replica, no longer marked"
 
-# --- billing: a payment failed past the grace period suspends, a payment resumes ---------
-# Stripe's events, signed by its library, through the webhook: its
-# requests go to NATS after its commit, and the real worker carries them
-# out.
-stripe_event() {	# stripe_event TYPE CREATED: an invoice event of the organization's
-	local e
-	e=$(jq -cn --arg id "evt_$TAG$2" --arg type "$1" --arg c "cus_$TAG" --argjson t "$2" \
-	    '{id: $id, object: "event", type: $type, created: $t, livemode: false,
-	      data: {object: {id: "in_1", object: "invoice", customer: $c}}}')
-	http POST /webhooks/stripe -H 'Content-Type: application/json' --data-binary "$e" \
-	    -H "Stripe-Signature: $(printf '%s' "$e" | node "$ROOT/t/peers/stripe-sign.mjs" \
-		--secret-file "$S/secrets/stripe_webhook_secret")"
-}
-sql "INSERT INTO billing_accounts (organization_id, stripe_customer_id) VALUES ('$ORG', 'cus_$TAG')" >/dev/null
-pool_with stripe_webhook HXB_BILLING_GRACE_S=0
-t0=$(($(date +%s) - 60))
-stripe_event invoice.payment_failed "$t0"
-is "$STATUS $(jqb .outcome)" "200 applied" "invoice.payment_failed, past the grace period (0 here)"
-reconcile --relay >/dev/null	# what NATS did not take from the webhook, if any
-ok "$(wait_status "$WS" suspended 90; echo $?)" "... the paid workspace is suspended by the worker"
-is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
-    '[0,"true"]' "... its control plane scaled to zero"
-stripe_event invoice.paid $((t0 + 30))
-is "$STATUS $(jqb .outcome)" "200 applied" "invoice.paid"
-reconcile --relay >/dev/null
-ok "$(wait_status "$WS" running 90; echo $?)" "... the workspace billing suspended runs again"
-[ "$(ws_status "$WS")" = running ] || {
-	diag "workspace $(ws_status "$WS"); its billing tasks:"
-	sql "SELECT type, status, attempts, coalesce(last_error, '') FROM tasks WHERE workspace_id = '$WS' AND type IN ('suspend_workspace', 'resume_workspace') ORDER BY created_at" |
-	    sed 's/^/#   /'
-	grep -h 'resume\|suspend' "$TB/provisioner.log" | tail -n 20 | sed 's/^/#   /'
-}
-is "$(host get "/apis/apps/v1/namespaces/$NS/statefulsets/$WS" | jq -c '[.spec.replicas, .metadata.annotations["loft.sh/paused"]]')" \
-    '[1,null]' "... one replica"
-is "$(sql "SELECT billing_hold FROM workspaces WHERE id = '$WS'")" f "... no longer held"
-pool_restore
-
 # --- drift: what someone changed by hand in the vCluster is put back --------------------
 virt delete "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/hexabase:workspace-admin" >/dev/null
 printf '{"apiVersion":"v1","kind":"ResourceQuota","metadata":{"name":"hexabase-quota","namespace":"%s"},"spec":{"hard":{"count/pods":"999"}}}' "$WEBNS" |
