@@ -10,8 +10,7 @@
  *					SIGTERM: a workspace added, removed or
  *					re-planned, a Checkout completed
  *
- * For each organization that is a Stripe customer (and, for step 4, each
- * with a paid workspace):
+ * For each organization that is a Stripe customer:
  *   1. its subscription is read from Stripe (found by the customer's
  *	list if we know of none) and applied as a report of now, through
  *	the same hxb_billing_subscription() as the webhook;
@@ -25,10 +24,7 @@
  *	payment method are stored, for GET .../billing;
  *   4. its payments are enforced (hxb_billing_enforce()): past due beyond
  *	HXB_BILLING_GRACE_S suspends its paid workspaces, paid up resumes
- *	what billing suspended.  An organization with paid workspaces and
- *	no live subscription (never subscribed, or ended) is past due from
- *	the first run that finds it so (hxb_billing_unpaid()): the grace
- *	period is its time to subscribe.
+ *	what billing suspended.
  *
  * Safe to run concurrently: an organization is synced under an advisory
  * lock (another run skips it), and each change is sent with an
@@ -69,16 +65,9 @@ static const struct db_stmt st_unlock = { "bs_unlock",
 static const struct db_stmt st_account = { "bs_account",
     "SELECT stripe_customer_id, subscription_id, subscription_status "
     "FROM billing_accounts WHERE organization_id = $1", 1 };
-/* Those with billing, and those with a paid workspace but no billing. */
 static const struct db_stmt st_orgs = { "bs_orgs",
-    "SELECT o.id FROM organizations o WHERE o.id > $1 "
-    "AND ($2 = '' OR o.id = $2) AND (EXISTS (SELECT FROM billing_accounts b "
-    "WHERE b.organization_id = o.id) OR EXISTS (SELECT FROM workspaces w "
-    "JOIN plans p ON p.id = w.plan_id WHERE w.organization_id = o.id "
-    "AND p.price_cents > 0 AND w.status NOT IN ('deleting', 'deleted'))) "
-    "ORDER BY 1 LIMIT 200", 2 };
-static const struct db_stmt st_unpaid = { "bs_unpaid",
-    "SELECT hxb_billing_unpaid($1)", 1 };
+    "SELECT organization_id FROM billing_accounts WHERE organization_id > $1 "
+    "AND ($2 = '' OR organization_id = $2) ORDER BY 1 LIMIT 200", 2 };
 static const struct db_stmt st_apply = { "bs_apply",
     "SELECT hxb_billing_subscription($1, $2::jsonb, now())", 2 };
 static const struct db_stmt st_desired = { "bs_desired",
@@ -523,11 +512,6 @@ enforce(struct app *app, const char *org, struct totals *t)
 	params[1] = grace;
 	if (db_begin(&app->db) != 0)
 		return -1;
-	if ((res = run(app, &st_unpaid, params)) == NULL) {
-		db_rollback(&app->db);
-		return -1;
-	}
-	PQclear(res);
 	if ((res = run(app, &st_enforce, params)) == NULL ||
 	    (rows = run(app, &st_mine, NULL)) == NULL) {
 		PQclear(res);

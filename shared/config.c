@@ -214,10 +214,8 @@ static const struct cfg_def defs[CFG__MAX] = {
 	    "answered, with backoff and the same Idempotency-Key" },
 	[CFG_BILLING_GRACE_S] = { "HXB_BILLING_GRACE_S", CFG_INT, "259200",
 	    false, false, 0, 31536000, NULL,
-	    "how long an organization may stay past due (since its first "
-	    "failed payment, or since billing-sync found paid workspaces "
-	    "with no live subscription) before its paid workspaces are "
-	    "suspended" },
+	    "how long an organization may stay past due (its first failed "
+	    "payment) before its paid workspaces are suspended" },
 	[CFG_BILLING_RETURN_URL] = { "HXB_BILLING_RETURN_URL", CFG_STRING,
 	    NULL, false, false, 0, 0, NULL,
 	    "where Checkout and the customer portal send the browser back "

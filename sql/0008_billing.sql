@@ -195,41 +195,6 @@ BEGIN
 END $$;
 
 /*
- * Paid workspaces that no live subscription pays for (the organization
- * never subscribed, or its subscription ended): the organization is past
- * due from the first time billing-sync finds it so, and the grace period
- * is its time to subscribe (Checkout).  With no paid workspace and no
- * live subscription it owes nothing more: no longer past due.  An
- * organization with a live subscription is the payments' business
- * (invoice.paid, invoice.payment_failed).  True if it is unpaid.
- */
-CREATE FUNCTION hxb_billing_unpaid(org text) RETURNS boolean
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = public, pg_temp
-AS $$
-BEGIN
-    IF EXISTS (SELECT FROM billing_accounts b WHERE b.organization_id = org
-               AND b.subscription_id IS NOT NULL
-               AND coalesce(b.subscription_status, 'incomplete') IN
-                   ('incomplete', 'trialing', 'active', 'past_due',
-                    'unpaid', 'paused')) THEN
-        RETURN false;
-    END IF;
-    IF NOT EXISTS (SELECT FROM workspaces w JOIN plans p ON p.id = w.plan_id
-                   WHERE w.organization_id = org AND p.price_cents > 0
-                   AND w.status NOT IN ('deleting', 'deleted')) THEN
-        UPDATE billing_accounts SET past_due_since = NULL
-            WHERE organization_id = org AND past_due_since IS NOT NULL;
-        RETURN false;
-    END IF;
-    INSERT INTO billing_accounts AS b (organization_id, past_due_since)
-        VALUES (org, now())
-        ON CONFLICT (organization_id) DO UPDATE
-        SET past_due_since = coalesce(b.past_due_since, now());
-    RETURN true;
-END $$;
-
-/*
  * A subscription object as Stripe reported it at `seen` (an event's
  * created, or now for billing-sync's read), applied to its organization:
  *
@@ -634,7 +599,6 @@ CREATE TRIGGER workspaces_billing_upd AFTER UPDATE ON workspaces
     EXECUTE FUNCTION hxb_billing_changed();
 
 REVOKE ALL ON FUNCTION hxb_billing_enforce(text, integer),
-    hxb_billing_unpaid(text),
     hxb_billing_subscription(text, jsonb, timestamptz),
     hxb_billing_replan(text, jsonb, jsonb),
     hxb_billing_invoice(text, jsonb, timestamptz),

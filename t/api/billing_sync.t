@@ -162,28 +162,6 @@ is "$(sql "SELECT count(*) FROM outbox WHERE organization_id = '$B' AND subject 
 out=$(GRACE=0 bsync "$MOCK_URL" --organization="$B")
 like "$out" "suspended 0, resumed 0" "... a second run asks nothing more"
 
-# --- paid workspaces that nothing pays for ---------------------------------------------------
-api POST /api/v1/organizations "{\"name\":\"bs-d-$R\"}"
-D=$(jqb .id)
-api POST "/api/v1/organizations/$D/workspaces" '{"name":"paid","plan_id":"pro"}'
-api POST "/api/v1/organizations/$D/workspaces" '{"name":"free","plan_id":"free"}'
-api POST /api/v1/organizations "{\"name\":\"bs-e-$R\"}"
-E=$(jqb .id)
-api POST "/api/v1/organizations/$E/workspaces" '{"name":"free","plan_id":"free"}'
-sql "UPDATE workspaces SET status = 'running' WHERE organization_id IN ('$D', '$E')" >/dev/null
-out=$(bsync "$PRO2")
-like "$out" "failed 0$" "a run over every organization"
-is "$(sql "SELECT (past_due_since IS NOT NULL)::text || ' ' || (stripe_customer_id IS NULL)::text FROM billing_accounts WHERE organization_id = '$D'")" \
-    "true true" "a paid workspace and no subscription: past due from then, its grace period the time to subscribe"
-is "$(sql "SELECT count(*) FROM tasks WHERE organization_id = '$D' AND type = 'suspend_workspace'")" 0 \
-    "... nothing suspended within it"
-is "$(sql "SELECT count(*) FROM billing_accounts WHERE organization_id = '$E'")" 0 \
-    "an organization with only free workspaces is no billing's business"
-out=$(GRACE=0 bsync "$PRO2" --organization="$D")
-like "$out" "suspended 1, resumed 0" "past the grace period: its paid workspace is suspended"
-is "$(sql "SELECT string_agg(w.name, ',') FROM workspaces w JOIN tasks t ON t.workspace_id = w.id AND t.type = 'suspend_workspace' WHERE w.organization_id = '$D'")" \
-    paid "... the paid one, not the free one"
-
 # --- triggered over NATS ------------------------------------------------------------------
 ORG=$A
 mapfile -t e < <(job_env)

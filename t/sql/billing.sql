@@ -44,7 +44,7 @@ SET client_min_messages = warning;
 \set wd1 'ws-7d111111111111111111111111'
 
 BEGIN;
-SELECT plan(114);
+SELECT plan(107);
 
 -- The operator's prices.
 UPDATE plans SET stripe_price_id = 'price_test_pro' WHERE id = 'pro';
@@ -456,25 +456,6 @@ SELECT is(pg_temp.apply(jsonb_build_object('id', 'evt_7a_app', 'object', 'event'
     'the webhook, acting for nobody as hxb_app, applies an event');
 RESET ROLE;
 SELECT is((SELECT organization_id FROM stripe_events WHERE id = 'evt_7a_app'), :'A', '... which is stored');
-
--- ---- paid workspaces that nothing pays for ------------------------------------------
-INSERT INTO organizations (id, name) VALUES ('org-7vvvvvvvvvvvvvvvvvvvvvvvvv', 'bill7-u');
-INSERT INTO workspaces (id, organization_id, name, plan_id, status) VALUES
-    ('ws-7vvvvvvvvvvvvvvvvvvvvvvvvv', 'org-7vvvvvvvvvvvvvvvvvvvvvvvvv', 'w', 'pro', 'running');
-SELECT ok(hxb_billing_unpaid('org-7vvvvvvvvvvvvvvvvvvvvvvvvv'),
-    'a paid workspace and no subscription: unpaid');
-SELECT is((SELECT past_due_since FROM billing_accounts WHERE organization_id = 'org-7vvvvvvvvvvvvvvvvvvvvvvvvv'),
-    now(), '... past due from now (an account without a customer)');
-UPDATE billing_accounts SET past_due_since = now() - interval '1 day'
-    WHERE organization_id = 'org-7vvvvvvvvvvvvvvvvvvvvvvvvv';
-SELECT ok(hxb_billing_unpaid('org-7vvvvvvvvvvvvvvvvvvvvvvvvv'), '... still unpaid a day later');
-SELECT is((SELECT past_due_since FROM billing_accounts WHERE organization_id = 'org-7vvvvvvvvvvvvvvvvvvvvvvvvv'),
-    now() - interval '1 day', '... past due since the first time, not again');
-UPDATE workspaces SET plan_id = 'free' WHERE id = 'ws-7vvvvvvvvvvvvvvvvvvvvvvvvv';
-SELECT ok(NOT hxb_billing_unpaid('org-7vvvvvvvvvvvvvvvvvvvvvvvvv'), 'on the free plan: not unpaid');
-SELECT is((SELECT past_due_since FROM billing_accounts WHERE organization_id = 'org-7vvvvvvvvvvvvvvvvvvvvvvvvv'),
-    NULL, '... and no longer past due');
-SELECT ok(NOT hxb_billing_unpaid(:'C'), 'a live subscription pays: not unpaid (its payments decide)');
 
 SELECT * FROM finish();
 ROLLBACK;
